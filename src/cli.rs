@@ -1,0 +1,119 @@
+//! The command line as typed: clap structs and the dispatch to tasks.
+//!
+//! These structs hold raw strings and numbers; [`crate::settings`] turns them into checked types.
+//! Every flag has exactly one environment variable, named here (`BOOKPIPE_*`) and nowhere else, so
+//! a container can be configured entirely from its environment.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::Outcome;
+use crate::lake::Lake;
+use crate::settings::{FetchSettings, GlobalSettings};
+
+const EXAMPLES: &str = "\
+Examples:
+  bookpipe fetch --ds 2024-05-01 --subject science_fiction --contact data@example.com
+  BOOKPIPE_LAKE=/data/lake bookpipe fetch --ds 2024-05-01 --subject place:london
+
+Exit codes: 0 success, 1 failure, 2 bad input, 3 nothing to do (partition complete),
+4 missing input (run the earlier task first).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bookpipe",
+    version,
+    about = "Open Library subjects into a lake and a warehouse, one date partition at a time"
+)]
+#[command(after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where the lake lives: a path, file:///path, or memory:// (tests only).
+    #[arg(long, global = true, env = "BOOKPIPE_LAKE", default_value = "./lake")]
+    pub lake: String,
+    /// Log line format; `auto` is human on a terminal and JSON otherwise.
+    #[arg(long, global = true, env = "BOOKPIPE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Human,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch a subject's works and their authors from Open Library into the raw zone.
+    #[command(
+        after_help = "Example:\n  bookpipe fetch --ds 2024-05-01 --subject science_fiction --contact data@example.com"
+    )]
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    /// Logical date of the partition, YYYY-MM-DD.
+    #[arg(long, env = "BOOKPIPE_DS")]
+    pub ds: String,
+    /// Open Library subject key, e.g. science_fiction, place:london, person:sherlock_holmes.
+    #[arg(long, env = "BOOKPIPE_SUBJECT")]
+    pub subject: String,
+    /// Base URL of the Open Library API (or a mirror).
+    #[arg(long, env = "BOOKPIPE_API_URL", default_value = "https://openlibrary.org")]
+    pub api_url: String,
+    /// Contact (e-mail or URL) sent in the User-Agent, as Open Library asks; raises the default rate.
+    #[arg(long, env = "BOOKPIPE_CONTACT")]
+    pub contact: Option<String>,
+    /// Requests per second for the whole process [default: 1, or 3 with --contact].
+    #[arg(long, env = "BOOKPIPE_RATE")]
+    pub rate: Option<f64>,
+    /// Works per subject page (Open Library allows at most 1000).
+    #[arg(long, env = "BOOKPIPE_LIMIT", default_value_t = 1000)]
+    pub limit: u32,
+    /// Stop after this many works (caps a huge subject).
+    #[arg(long, env = "BOOKPIPE_MAX_WORKS")]
+    pub max_works: Option<u64>,
+    /// Reuse an author record fetched within this many days instead of fetching it again.
+    #[arg(long, env = "BOOKPIPE_AUTHOR_MAX_AGE", default_value_t = 30)]
+    pub author_max_age: u32,
+    /// Refetch a partition that is already complete.
+    #[arg(long, env = "BOOKPIPE_FORCE")]
+    pub force: bool,
+    /// Allow a ds older than yesterday (UTC): the API only answers "today", so the data will be
+    /// today's, filed under that older date.
+    #[arg(long, env = "BOOKPIPE_ALLOW_PAST_DS")]
+    pub allow_past_ds: bool,
+    /// Seconds before one HTTP request is abandoned (and retried).
+    #[arg(long, env = "BOOKPIPE_TIMEOUT", default_value_t = 30)]
+    pub timeout: u64,
+    /// Retries of one request after a 5xx, 429, timeout or connection error.
+    #[arg(long, env = "BOOKPIPE_RETRIES", default_value_t = 5)]
+    pub retries: u32,
+    /// First retry delay in milliseconds; doubles each retry, with jitter.
+    #[arg(long, env = "BOOKPIPE_RETRY_BASE_MS", default_value_t = 500)]
+    pub retry_base_ms: u64,
+    /// Author requests in flight at once (all still share --rate).
+    #[arg(long, env = "BOOKPIPE_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// Resolves the settings of the chosen command and runs it.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = GlobalSettings::resolve(&cli.global)?;
+    let lake = Lake::open(&global.lake).with_context(|| format!("opening the lake at {}", global.lake))?;
+    match cli.command {
+        Command::Fetch(args) => {
+            let settings = FetchSettings::resolve(&args, chrono::Utc::now())?;
+            crate::fetch::run(&lake, &settings).await
+        }
+    }
+}

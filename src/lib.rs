@@ -1,0 +1,25 @@
+//! bookpipe: Open Library subjects into a lake and a warehouse, one idempotent, date-partitioned task
+//! at a time.
+//!
+//! The modules read in the order the data flows:
+//!
+//! - [`cli`] holds what was typed (clap), [`settings`] turns it into checked types ([`settings::Ds`],
+//!   [`settings::Subject`], [`settings::LakeUrl`], ...) and refuses bad input at the edge;
+//! - [`lake`] is the only door to storage (`object_store`), [`manifest`] the commit protocol;
+//! - [`openlibrary`] is the only door to the HTTP API, paced by [`ratelimit`];
+//! - [`fetch`] is the first task: Open Library → the raw zone.
+//!
+//! [`exit`] maps every outcome to the documented process exit codes; [`logging`] sets up tracing.
+
+pub mod cli;
+pub mod exit;
+pub mod fetch;
+pub mod lake;
+pub mod logging;
+pub mod manifest;
+pub mod openlibrary;
+pub mod ratelimit;
+pub mod settings;
+
+/// The version written into User-Agent headers and manifests.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,20 @@
+//! The `bookpipe` binary: parse, resolve settings, run one task, exit with its documented code.
+//! Everything else lives in the library so tests drive the same code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = bookpipe::cli::Cli::parse();
+    bookpipe::logging::init(cli.global.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return bookpipe::exit::Code::Failure.into();
+        }
+    };
+    let result = runtime.block_on(bookpipe::cli::run(cli));
+    bookpipe::exit::report(result).into()
+}

@@ -1,0 +1,258 @@
+//! The HTTP source: the only code that talks to Open Library.
+//!
+//! It behaves as Open Library asks: a User-Agent naming bookpipe and a contact, one shared rate
+//! limit ([`RateLimiter`]), timeouts, retries with exponential backoff and jitter on 5xx, timeouts,
+//! connection errors and unreadable bodies, `Retry-After` honoured on 429, and no retry of any other
+//! 4xx. A body is returned only when it is valid JSON, exactly as received.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+
+use crate::ratelimit::RateLimiter;
+use crate::settings::{HttpSettings, Subject};
+
+/// The longest single wait: a `Retry-After` beyond this is cut to it.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("GET {url} answered {status} after {attempts} attempt(s): {body}")]
+    Status { url: Url, status: StatusCode, attempts: u32, body: String },
+    #[error("GET {url} failed after {attempts} attempt(s): {source}")]
+    Transport { url: Url, attempts: u32, source: reqwest::Error },
+    #[error("GET {url} returned a body that is not JSON after {attempts} attempt(s): {source}")]
+    NotJson { url: Url, attempts: u32, source: serde_json::Error },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+}
+
+impl SourceError {
+    /// The HTTP status of a definitive answer, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            SourceError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A polite Open Library client. One per process: the rate limit lives here.
+#[derive(Debug)]
+pub struct OpenLibrary {
+    http: reqwest::Client,
+    base: Url,
+    limiter: RateLimiter,
+    retries: u32,
+    retry_base: Duration,
+    requests: AtomicU64,
+}
+
+/// What one attempt came to, when it did not succeed.
+enum Attempt {
+    /// Worth another try, after at least this long (on top of the rate limit).
+    Retry {
+        wait: Duration,
+        error: SourceError,
+    },
+    Fatal(SourceError),
+}
+
+impl OpenLibrary {
+    pub fn new(settings: &HttpSettings) -> Result<Self, SourceError> {
+        let http = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(SourceError::Client)?;
+        Ok(Self {
+            http,
+            base: settings.api_url.clone(),
+            limiter: RateLimiter::per_second(settings.rate),
+            retries: settings.retries,
+            retry_base: settings.retry_base,
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// `/subjects/<slug>.json?limit=L&offset=O`
+    pub fn subject_page_url(&self, subject: &Subject, limit: u32, offset: u64) -> Url {
+        let mut url = self.endpoint(&["subjects", &format!("{subject}.json")]);
+        url.query_pairs_mut().append_pair("limit", &limit.to_string()).append_pair("offset", &offset.to_string());
+        url
+    }
+
+    /// `/authors/<OL..A>.json`
+    pub fn author_url(&self, key: &str) -> Url {
+        self.endpoint(&["authors", &format!("{key}.json")])
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url.path_segments_mut().expect("http(s) URLs have path segments");
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        url
+    }
+
+    /// GETs a JSON body, retrying what is worth retrying; the bytes are exactly as received.
+    pub async fn get_json(&self, url: &Url) -> Result<Bytes, SourceError> {
+        let attempts = self.retries + 1;
+        let mut attempt = 1;
+        loop {
+            self.limiter.acquire().await;
+            let error = match self.attempt(url, attempt).await {
+                Ok(body) => return Ok(body),
+                Err(Attempt::Fatal(error)) => return Err(error),
+                Err(Attempt::Retry { wait, error }) => {
+                    if attempt >= attempts {
+                        return Err(error);
+                    }
+                    let wait = wait.max(self.backoff(attempt));
+                    tracing::warn!(%url, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+                    wait
+                }
+            };
+            tokio::time::sleep(error).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, url: &Url, attempt: u32) -> Result<Bytes, Attempt> {
+        let transport = |source: reqwest::Error| {
+            let error = SourceError::Transport { url: url.clone(), attempts: attempt, source };
+            Attempt::Retry { wait: Duration::ZERO, error }
+        };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self.http.get(url.clone()).send().await.map_err(transport)?;
+        let status = response.status();
+        if status.is_success() {
+            let body = response.bytes().await.map_err(transport)?;
+            return match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                Ok(_) => Ok(body),
+                Err(source) => Err(Attempt::Retry {
+                    wait: Duration::ZERO,
+                    error: SourceError::NotJson { url: url.clone(), attempts: attempt, source },
+                }),
+            };
+        }
+        let retry_after = retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        let error =
+            SourceError::Status { url: url.clone(), status, attempts: attempt, body: body.chars().take(300).collect() };
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Everyone waits, not just this request: the limit is the process's.
+            let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+            self.limiter.hold_off(wait);
+            Err(Attempt::Retry { wait: Duration::ZERO, error })
+        } else if status.is_server_error() {
+            Err(Attempt::Retry { wait: Duration::ZERO, error })
+        } else {
+            Err(Attempt::Fatal(error))
+        }
+    }
+
+    /// Exponential backoff with "equal jitter": half the delay is fixed, half random, so retries of
+    /// many requests spread out but never come back sooner than half the backoff.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let full = self.retry_base.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(MAX_WAIT);
+        let half = full / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// `OL23919A` from the forms Open Library uses for an author reference (`/authors/OL23919A`, or
+/// the bare key); `None` for anything that is not an author key.
+pub fn parse_author_key(raw: &str) -> Option<&str> {
+    let key = raw.strip_prefix("/authors/").unwrap_or(raw);
+    let digits = key.strip_prefix("OL")?.strip_suffix('A')?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(key)
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at [`MAX_WAIT`].
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_WAIT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn client(base: &str) -> OpenLibrary {
+        OpenLibrary::new(&HttpSettings {
+            api_url: Url::parse(base).unwrap(),
+            user_agent: "bookpipe/test".into(),
+            rate: 1.0,
+            timeout: Duration::from_secs(1),
+            retries: 3,
+            retry_base: Duration::from_millis(100),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_are_built_under_the_base() {
+        let ol = client("https://mirror.example/ol/");
+        let subject = Subject::parse("--subject", "place:london").unwrap();
+        assert_eq!(
+            ol.subject_page_url(&subject, 1000, 2000).as_str(),
+            "https://mirror.example/ol/subjects/place:london.json?limit=1000&offset=2000"
+        );
+        assert_eq!(ol.author_url("OL23919A").as_str(), "https://mirror.example/ol/authors/OL23919A.json");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_jittered_within_bounds() {
+        let ol = client("http://127.0.0.1/");
+        for attempt in 1..=4 {
+            let full = Duration::from_millis(100 << (attempt - 1));
+            for _ in 0..50 {
+                let wait = ol.backoff(attempt);
+                assert!(wait >= full / 2 && wait <= full, "attempt {attempt}: {wait:?}");
+            }
+        }
+        let capped = ol.backoff(40);
+        assert!(capped >= MAX_WAIT / 2 && capped <= MAX_WAIT, "{capped:?}");
+    }
+
+    #[test]
+    fn author_keys() {
+        assert_eq!(parse_author_key("/authors/OL23919A"), Some("OL23919A"));
+        assert_eq!(parse_author_key("OL1A"), Some("OL1A"));
+        for bad in ["/authors/OL23919W", "/authors/OLA", "/works/OL1A", "OL1A/", "", "/authors/ol1a"] {
+            assert_eq!(parse_author_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("99999"));
+        assert_eq!(retry_after(&headers), Some(MAX_WAIT));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,323 @@
+//! Checked settings: what was typed ([`crate::cli`]) turned into types that cannot hold bad values.
+//!
+//! Every refusal is a [`BadInput`] naming the flag, so the process exits with the bad-input code and
+//! a message a person can act on, before any network or storage is touched.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use reqwest::Url;
+
+use crate::cli::{FetchArgs, GlobalArgs};
+use crate::exit::BadInput;
+
+/// A logical date: a real calendar day written `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ds(NaiveDate);
+
+impl Ds {
+    pub fn parse(flag: &'static str, raw: &str) -> Result<Self, BadInput> {
+        let well_formed = raw.len() == 10
+            && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        if !well_formed {
+            return Err(BadInput::new(flag, format!("{raw:?} is not a date written YYYY-MM-DD")));
+        }
+        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(Ds)
+            .map_err(|_| BadInput::new(flag, format!("{raw:?} is not a real calendar date")))
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl From<NaiveDate> for Ds {
+    fn from(date: NaiveDate) -> Self {
+        Ds(date)
+    }
+}
+
+impl fmt::Display for Ds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// An Open Library subject key: `science_fiction`, `place:london`, `person:sherlock_holmes`,
+/// `time:19th_century`. Lower-cased; it becomes both a URL path segment and a lake partition value,
+/// so anything that could escape either (`/`, `..`, whitespace, control or URL-special characters)
+/// is refused.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject(String);
+
+const SUBJECT_PREFIXES: [&str; 3] = ["place", "person", "time"];
+
+impl Subject {
+    pub fn parse(flag: &'static str, raw: &str) -> Result<Self, BadInput> {
+        let slug = raw.to_lowercase();
+        let refuse = |why: &str| Err(BadInput::new(flag, format!("subject {raw:?} {why}")));
+        if slug.is_empty() {
+            return refuse("is empty; give a subject key such as science_fiction");
+        }
+        if slug.len() > 200 {
+            return refuse("is longer than 200 bytes");
+        }
+        if let Some(c) = slug.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return refuse(&format!("contains {c:?}; Open Library writes spaces as '_'"));
+        }
+        if let Some(c) = slug.chars().find(|c| matches!(c, '/' | '\\' | '?' | '#' | '%' | '=' | '"')) {
+            return refuse(&format!("contains {c:?}, which cannot be part of a subject key"));
+        }
+        if slug.contains("..") || slug.starts_with('.') {
+            return refuse("contains a path step ('..' or a leading '.')");
+        }
+        if let Some((prefix, rest)) = slug.split_once(':') {
+            if !SUBJECT_PREFIXES.contains(&prefix) {
+                return refuse("has an unknown prefix; Open Library knows place:, person: and time:");
+            }
+            if rest.is_empty() || rest.contains(':') {
+                return refuse("needs one name after its prefix, e.g. place:london");
+            }
+        }
+        Ok(Subject(slug))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where the lake lives. All access goes through `object_store`; this says which backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LakeUrl {
+    /// A local directory (a plain path or `file://`), created when absent.
+    Local(PathBuf),
+    /// A process-local in-memory store, for tests.
+    Memory,
+}
+
+impl LakeUrl {
+    pub fn parse(flag: &'static str, raw: &str) -> Result<Self, BadInput> {
+        if raw.is_empty() {
+            return Err(BadInput::new(flag, "the lake location is empty"));
+        }
+        if raw == "memory://" || raw == "memory:" {
+            return Ok(LakeUrl::Memory);
+        }
+        if let Some(rest) = raw.strip_prefix("file://") {
+            if !rest.starts_with('/') {
+                return Err(BadInput::new(
+                    flag,
+                    format!("{raw:?}: a file:// URL needs an absolute path (file:///data/lake)"),
+                ));
+            }
+            return Ok(LakeUrl::Local(PathBuf::from(rest)));
+        }
+        if let Some((scheme, _)) = raw.split_once("://") {
+            return Err(BadInput::new(
+                flag,
+                format!("{raw:?}: the {scheme}:// scheme is not supported; use a path, file:// or memory://"),
+            ));
+        }
+        Ok(LakeUrl::Local(PathBuf::from(raw)))
+    }
+}
+
+impl fmt::Display for LakeUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LakeUrl::Local(path) => write!(f, "{}", path.display()),
+            LakeUrl::Memory => f.write_str("memory://"),
+        }
+    }
+}
+
+/// Settings every command shares.
+#[derive(Debug, Clone)]
+pub struct GlobalSettings {
+    pub lake: LakeUrl,
+}
+
+impl GlobalSettings {
+    pub fn resolve(args: &GlobalArgs) -> Result<Self, BadInput> {
+        Ok(Self { lake: LakeUrl::parse("--lake (BOOKPIPE_LAKE)", &args.lake)? })
+    }
+}
+
+/// How the HTTP client retries and paces itself.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub api_url: Url,
+    pub user_agent: String,
+    /// Requests per second, shared by every request of the process.
+    pub rate: f64,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub retry_base: Duration,
+}
+
+/// Everything `fetch` needs, checked.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub ds: Ds,
+    pub subject: Subject,
+    pub http: HttpSettings,
+    pub limit: u32,
+    pub max_works: Option<u64>,
+    pub author_max_age: chrono::Duration,
+    pub force: bool,
+    pub allow_past_ds: bool,
+    pub concurrency: usize,
+    /// The moment the task started: stamps `fetched_at` and judges the author cache's age.
+    pub now: DateTime<Utc>,
+}
+
+/// Open Library refuses `limit` above this with a 400.
+pub const MAX_LIMIT: u32 = 1000;
+
+impl FetchSettings {
+    pub fn resolve(args: &FetchArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
+        let ds = Ds::parse("--ds (BOOKPIPE_DS)", &args.ds)?;
+        let subject = Subject::parse("--subject (BOOKPIPE_SUBJECT)", &args.subject)?;
+        let api_url = parse_api_url("--api-url (BOOKPIPE_API_URL)", &args.api_url)?;
+        let contact = match args.contact.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) if c.chars().any(|ch| ch.is_control() || matches!(ch, '(' | ')')) => {
+                return Err(BadInput::new(
+                    "--contact (BOOKPIPE_CONTACT)",
+                    "must be one line without parentheses, e.g. data@example.com",
+                ));
+            }
+            Some(c) => Some(c.to_string()),
+        };
+        let rate = args.rate.unwrap_or(if contact.is_some() { 3.0 } else { 1.0 });
+        if !(rate.is_finite() && rate > 0.0 && rate <= 1000.0) {
+            return Err(BadInput::new(
+                "--rate (BOOKPIPE_RATE)",
+                format!("{rate} is not a rate between 0 and 1000 requests per second"),
+            ));
+        }
+        if args.limit == 0 || args.limit > MAX_LIMIT {
+            return Err(BadInput::new(
+                "--limit (BOOKPIPE_LIMIT)",
+                format!("{} is outside 1..={MAX_LIMIT}, the range Open Library accepts", args.limit),
+            ));
+        }
+        if args.max_works == Some(0) {
+            return Err(BadInput::new("--max-works (BOOKPIPE_MAX_WORKS)", "0 would fetch nothing"));
+        }
+        if args.timeout == 0 {
+            return Err(BadInput::new("--timeout (BOOKPIPE_TIMEOUT)", "must be at least 1 second"));
+        }
+        if args.concurrency == 0 {
+            return Err(BadInput::new("--concurrency (BOOKPIPE_CONCURRENCY)", "must be at least 1"));
+        }
+        let user_agent = match &contact {
+            Some(contact) => format!("bookpipe/{} ({contact})", crate::VERSION),
+            None => format!("bookpipe/{}", crate::VERSION),
+        };
+        Ok(Self {
+            ds,
+            subject,
+            http: HttpSettings {
+                api_url,
+                user_agent,
+                rate,
+                timeout: Duration::from_secs(args.timeout),
+                retries: args.retries,
+                retry_base: Duration::from_millis(args.retry_base_ms),
+            },
+            limit: args.limit,
+            max_works: args.max_works,
+            author_max_age: chrono::Duration::days(i64::from(args.author_max_age)),
+            force: args.force,
+            allow_past_ds: args.allow_past_ds,
+            concurrency: args.concurrency,
+            now,
+        })
+    }
+}
+
+/// An http(s) base URL, normalised to end in `/` so endpoint paths join under it (mirrors may
+/// serve the API below a path).
+fn parse_api_url(flag: &'static str, raw: &str) -> Result<Url, BadInput> {
+    let mut url = Url::parse(raw).map_err(|err| BadInput::new(flag, format!("{raw:?} is not a URL ({err})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(BadInput::new(flag, format!("{raw:?} is not an http(s) URL with a host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(BadInput::new(flag, format!("{raw:?} must not carry a query or fragment")));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const F: &str = "--x";
+
+    #[test]
+    fn ds_accepts_real_dates_only() {
+        assert_eq!(Ds::parse(F, "2024-02-29").unwrap().to_string(), "2024-02-29");
+        for bad in ["2024-02-30", "2023-02-29", "2024-2-3", "20240501", "2024-05-01T00:00", "", "yesterday"] {
+            let err = Ds::parse(F, bad).unwrap_err();
+            assert_eq!(err.flag, F, "{bad}");
+        }
+        assert!(Ds::parse(F, "2024-02-30").unwrap_err().message.contains("not a real calendar date"));
+    }
+
+    #[test]
+    fn subjects_are_lowercased_and_prefixes_checked() {
+        assert_eq!(Subject::parse(F, "Science_Fiction").unwrap().as_str(), "science_fiction");
+        assert_eq!(Subject::parse(F, "place:london").unwrap().as_str(), "place:london");
+        assert_eq!(Subject::parse(F, "person:sherlock_holmes").unwrap().as_str(), "person:sherlock_holmes");
+        assert_eq!(Subject::parse(F, "time:19th_century").unwrap().as_str(), "time:19th_century");
+        assert_eq!(Subject::parse(F, "ficción").unwrap().as_str(), "ficción");
+        for bad in [
+            "",
+            "../etc",
+            "a/b",
+            "science fiction",
+            "tab\there",
+            "nul\0",
+            "..",
+            "x?y=1",
+            "planet:mars",
+            "place:",
+            ".hidden",
+        ] {
+            assert!(Subject::parse(F, bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn lake_urls() {
+        assert_eq!(LakeUrl::parse(F, "./lake").unwrap(), LakeUrl::Local("./lake".into()));
+        assert_eq!(LakeUrl::parse(F, "file:///data/lake").unwrap(), LakeUrl::Local("/data/lake".into()));
+        assert_eq!(LakeUrl::parse(F, "memory://").unwrap(), LakeUrl::Memory);
+        assert!(LakeUrl::parse(F, "file://relative").is_err());
+        assert!(LakeUrl::parse(F, "gs://bucket").is_err());
+    }
+
+    #[test]
+    fn api_url_is_normalised() {
+        assert_eq!(parse_api_url(F, "http://127.0.0.1:8080").unwrap().as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(parse_api_url(F, "https://mirror.example/ol").unwrap().as_str(), "https://mirror.example/ol/");
+        assert!(parse_api_url(F, "not-a-url").is_err());
+        assert!(parse_api_url(F, "ftp://x").is_err());
+    }
+}

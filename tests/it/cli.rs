@@ -1,0 +1,120 @@
+//! The `bookpipe` binary as a user or an orchestrator runs it: exit codes, messages, help, logs.
+
+use std::process::{Command, Output};
+
+use crate::support::openlibrary::World;
+use crate::support::today;
+
+fn bookpipe(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bookpipe"));
+    command.args(args);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("BOOKPIPE_")) {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = command.output().unwrap();
+    (status.code().unwrap(), String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
+}
+
+#[test]
+fn help_shows_every_flag_its_env_var_and_an_example() {
+    let (code, stdout, _) = run(&mut bookpipe(&["fetch", "--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("fetch_help", stdout);
+    let (code, stdout, _) = run(&mut bookpipe(&["--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help", stdout);
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_flag() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--ds", "2024-02-30", "--subject", "love"], "--ds (BOOKPIPE_DS)"),
+        (&["--ds", "2024-05-01", "--subject", "../etc"], "--subject (BOOKPIPE_SUBJECT)"),
+        (&["--ds", "2024-05-01", "--subject", ""], "--subject (BOOKPIPE_SUBJECT)"),
+        (&["--ds", "2024-05-01", "--subject", "love", "--api-url", "not-a-url"], "--api-url (BOOKPIPE_API_URL)"),
+        (&["--ds", "2024-05-01", "--subject", "love", "--limit", "5000"], "--limit (BOOKPIPE_LIMIT)"),
+        (&["--ds", "2024-05-01", "--subject", "love", "--rate=-1"], "--rate (BOOKPIPE_RATE)"),
+    ];
+    let lake = tempfile::tempdir().unwrap();
+    for (args, flag) in cases {
+        let mut command = bookpipe(&["fetch"]);
+        command.args(args).arg("--lake").arg(lake.path());
+        if !args.contains(&"--api-url") {
+            command.args(["--api-url", "http://127.0.0.1:9"]);
+        }
+        let (code, _, stderr) = run(&mut command);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("invalid value for {flag}")), "{args:?}: {stderr}");
+    }
+    // Nothing was written for any of them.
+    assert_eq!(std::fs::read_dir(lake.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn clap_usage_errors_share_the_bad_input_code() {
+    let (code, _, stderr) = run(&mut bookpipe(&["fetch", "--subject", "love"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--ds"), "{stderr}");
+}
+
+#[test]
+fn fetch_end_to_end_logs_json_and_a_rerun_has_nothing_to_do() {
+    let server = World::generated("science_fiction", 120, 9).serve();
+    let lake = tempfile::tempdir().unwrap();
+    let ds = today();
+    let mut command = bookpipe(&["fetch", "--ds", &ds, "--rate", "200"]);
+    command.env("BOOKPIPE_SUBJECT", "Science_Fiction").env("BOOKPIPE_API_URL", server.url());
+    command.env("BOOKPIPE_LAKE", lake.path()).env("BOOKPIPE_CONTACT", "ops@example.com");
+    let (code, stdout, stderr) = run(&mut command);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "");
+
+    // stderr is not a terminal here, so every log line is JSON carrying the partition.
+    let lines: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let committed = lines.iter().find(|l| l["message"] == "raw partition committed").expect("commit logged");
+    assert_eq!(committed["span"]["subject"], "science_fiction");
+    assert_eq!(committed["span"]["ds"], ds.as_str());
+    assert_eq!(committed["works"], 120);
+    assert_eq!(committed["authors_fetched"], 9);
+
+    let partition = lake.path().join(format!("raw/openlibrary/subjects/subject=science_fiction/ds={ds}"));
+    let mut files: Vec<String> =
+        std::fs::read_dir(&partition).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["_manifest.json", "page-00000.json"]);
+    let authors = std::fs::read_dir(lake.path().join("raw/openlibrary/authors")).unwrap().count();
+    assert_eq!(authors, 9);
+    assert_eq!(server.requests().len(), 10);
+
+    let (code, _, stderr) = run(&mut command);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("nothing to do"), "{stderr}");
+    assert_eq!(server.requests().len(), 10);
+}
+
+#[test]
+fn an_old_ds_without_a_partition_is_refused_with_the_reason() {
+    let lake = tempfile::tempdir().unwrap();
+    let mut command =
+        bookpipe(&["fetch", "--ds", "2024-05-01", "--subject", "love", "--api-url", "http://127.0.0.1:9"]);
+    command.arg("--lake").arg(lake.path());
+    let (code, _, stderr) = run(&mut command);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("only answers with today's data") && stderr.contains("--allow-past-ds"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_api_is_a_failure_naming_the_url() {
+    let lake = tempfile::tempdir().unwrap();
+    let ds = today();
+    let mut command = bookpipe(&["fetch", "--ds", &ds, "--subject", "love", "--api-url", "http://127.0.0.1:9"]);
+    command.args(["--retries", "1", "--retry-base-ms", "10", "--rate", "100"]).arg("--lake").arg(lake.path());
+    let (code, _, stderr) = run(&mut command);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("http://127.0.0.1:9/subjects/love.json?limit=1000&offset=0"), "{stderr}");
+    assert!(stderr.contains("after 2 attempt(s)"), "{stderr}");
+}

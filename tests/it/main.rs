@@ -1,0 +1,5 @@
+//! The one integration-test binary (one link step instead of one per file): each module is a suite.
+
+mod cli;
+mod fetch;
+mod support;
