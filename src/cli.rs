@@ -9,11 +9,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
-use crate::settings::{FetchSettings, GlobalSettings};
+use crate::settings::{ExportSettings, FetchSettings, GlobalSettings, TransformSettings};
 
 const EXAMPLES: &str = "\
 Examples:
   bookpipe fetch --ds 2024-05-01 --subject science_fiction --contact data@example.com
+  bookpipe transform --ds 2024-05-01 --subject science_fiction
+  bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export
   BOOKPIPE_LAKE=/data/lake bookpipe fetch --ds 2024-05-01 --subject place:london
 
 Exit codes: 0 success, 1 failure, 2 bad input, 3 nothing to do (partition complete),
@@ -57,16 +59,31 @@ pub enum Command {
         after_help = "Example:\n  bookpipe fetch --ds 2024-05-01 --subject science_fiction --contact data@example.com"
     )]
     Fetch(FetchArgs),
+    /// Turn a raw partition into the silver Parquet tables books, authors, book_authors and rejects.
+    #[command(after_help = "Example:\n  bookpipe transform --ds 2024-05-01 --subject science_fiction")]
+    Transform(TransformArgs),
+    /// Write a silver partition as books.csv, authors.csv and book_authors.csv.
+    #[command(
+        after_help = "Example:\n  bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export"
+    )]
+    Export(ExportArgs),
 }
 
+/// The partition every task works on.
 #[derive(Debug, Clone, Args)]
-pub struct FetchArgs {
+pub struct PartitionArgs {
     /// Logical date of the partition, YYYY-MM-DD.
     #[arg(long, env = "BOOKPIPE_DS")]
     pub ds: String,
     /// Open Library subject key, e.g. science_fiction, place:london, person:sherlock_holmes.
     #[arg(long, env = "BOOKPIPE_SUBJECT")]
     pub subject: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub partition: PartitionArgs,
     /// Base URL of the Open Library API (or a mirror).
     #[arg(long, env = "BOOKPIPE_API_URL", default_value = "https://openlibrary.org")]
     pub api_url: String,
@@ -106,6 +123,35 @@ pub struct FetchArgs {
     pub concurrency: usize,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct TransformArgs {
+    #[command(flatten)]
+    pub partition: PartitionArgs,
+    /// Fail when more than this share of records (works and author records) is rejected.
+    #[arg(long, env = "BOOKPIPE_MAX_REJECT_RATIO", default_value_t = 0.01)]
+    pub max_reject_ratio: f64,
+    /// Rebuild a silver partition that is already complete and current.
+    #[arg(long, env = "BOOKPIPE_FORCE")]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub partition: PartitionArgs,
+    /// File format of the export.
+    #[arg(long, env = "BOOKPIPE_EXPORT_FORMAT", value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Local folder the files are written to (created when absent).
+    #[arg(long, env = "BOOKPIPE_EXPORT_OUT")]
+    pub out: std::path::PathBuf,
+}
+
 /// Resolves the settings of the chosen command and runs it.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let global = GlobalSettings::resolve(&cli.global)?;
@@ -115,5 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let settings = FetchSettings::resolve(&args, chrono::Utc::now())?;
             crate::fetch::run(&lake, &settings).await
         }
+        Command::Transform(args) => crate::transform::run(&lake, &TransformSettings::resolve(&args)?).await,
+        Command::Export(args) => crate::export::run(&lake, &ExportSettings::resolve(&args)?).await,
     }
 }

@@ -7,19 +7,28 @@
 //!   [`settings::Subject`], [`settings::LakeUrl`], ...) and refuses bad input at the edge;
 //! - [`lake`] is the only door to storage (`object_store`), [`manifest`] the commit protocol;
 //! - [`openlibrary`] is the only door to the HTTP API, paced by [`ratelimit`];
-//! - [`fetch`] is the first task: Open Library → the raw zone.
+//! - [`fetch`] is the first task: Open Library → the raw zone;
+//! - [`transform`] the second: raw → silver Parquet, with [`records`] (JSON → rows, pure),
+//!   [`tables`] (the explicit schemas) and [`sorted`] (sorted, deterministic Parquet in bounded
+//!   memory); [`export`] writes silver as CSV.
 //!
 //! [`exit`] maps every outcome to the documented process exit codes; [`logging`] sets up tracing.
 
 pub mod cli;
 pub mod exit;
+pub mod export;
 pub mod fetch;
 pub mod lake;
 pub mod logging;
 pub mod manifest;
 pub mod openlibrary;
+pub mod parquet_io;
 pub mod ratelimit;
+pub mod records;
 pub mod settings;
+pub mod sorted;
+pub mod tables;
+pub mod transform;
 
 /// The version written into User-Agent headers and manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

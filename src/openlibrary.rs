@@ -175,9 +175,7 @@ impl OpenLibrary {
 /// `OL23919A` from the forms Open Library uses for an author reference (`/authors/OL23919A`, or
 /// the bare key); `None` for anything that is not an author key.
 pub fn parse_author_key(raw: &str) -> Option<&str> {
-    let key = raw.strip_prefix("/authors/").unwrap_or(raw);
-    let digits = key.strip_prefix("OL")?.strip_suffix('A')?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(key)
+    crate::records::parse_key(raw, "/authors/", 'A')
 }
 
 /// `Retry-After` as seconds or an HTTP date, capped at [`MAX_WAIT`].

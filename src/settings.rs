@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::Url;
 
-use crate::cli::{FetchArgs, GlobalArgs};
+use crate::cli::{ExportArgs, FetchArgs, GlobalArgs, PartitionArgs, TransformArgs};
 use crate::exit::BadInput;
 
 /// A logical date: a real calendar day written `YYYY-MM-DD`.
@@ -186,8 +186,7 @@ pub const MAX_LIMIT: u32 = 1000;
 
 impl FetchSettings {
     pub fn resolve(args: &FetchArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
-        let ds = Ds::parse("--ds (BOOKPIPE_DS)", &args.ds)?;
-        let subject = Subject::parse("--subject (BOOKPIPE_SUBJECT)", &args.subject)?;
+        let (ds, subject) = partition(&args.partition)?;
         let api_url = parse_api_url("--api-url (BOOKPIPE_API_URL)", &args.api_url)?;
         let contact = match args.contact.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -244,6 +243,53 @@ impl FetchSettings {
             concurrency: args.concurrency,
             now,
         })
+    }
+}
+
+/// The partition a task works on.
+fn partition(args: &PartitionArgs) -> Result<(Ds, Subject), BadInput> {
+    Ok((Ds::parse("--ds (BOOKPIPE_DS)", &args.ds)?, Subject::parse("--subject (BOOKPIPE_SUBJECT)", &args.subject)?))
+}
+
+/// Everything `transform` needs, checked.
+#[derive(Debug, Clone)]
+pub struct TransformSettings {
+    pub ds: Ds,
+    pub subject: Subject,
+    /// Rejected records over all records above which the task fails.
+    pub max_reject_ratio: f64,
+    pub force: bool,
+}
+
+impl TransformSettings {
+    pub fn resolve(args: &TransformArgs) -> Result<Self, BadInput> {
+        let (ds, subject) = partition(&args.partition)?;
+        let ratio = args.max_reject_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(BadInput::new(
+                "--max-reject-ratio (BOOKPIPE_MAX_REJECT_RATIO)",
+                format!("{ratio} is not between 0 and 1"),
+            ));
+        }
+        Ok(Self { ds, subject, max_reject_ratio: ratio, force: args.force })
+    }
+}
+
+/// Everything `export` needs, checked.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    pub ds: Ds,
+    pub subject: Subject,
+    pub out: PathBuf,
+}
+
+impl ExportSettings {
+    pub fn resolve(args: &ExportArgs) -> Result<Self, BadInput> {
+        let (ds, subject) = partition(&args.partition)?;
+        if args.out.as_os_str().is_empty() {
+            return Err(BadInput::new("--out (BOOKPIPE_EXPORT_OUT)", "the output folder is empty"));
+        }
+        Ok(Self { ds, subject, out: args.out.clone() })
     }
 }
 

@@ -24,6 +24,9 @@ fn help_shows_every_flag_its_env_var_and_an_example() {
     let (code, stdout, _) = run(&mut bookpipe(&["fetch", "--help"]));
     assert_eq!(code, 0);
     insta::assert_snapshot!("fetch_help", stdout);
+    let (code, stdout, _) = run(&mut bookpipe(&["transform", "--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("transform_help", stdout);
     let (code, stdout, _) = run(&mut bookpipe(&["--help"]));
     assert_eq!(code, 0);
     insta::assert_snapshot!("help", stdout);
@@ -117,4 +120,47 @@ fn an_unreachable_api_is_a_failure_naming_the_url() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("http://127.0.0.1:9/subjects/love.json?limit=1000&offset=0"), "{stderr}");
     assert!(stderr.contains("after 2 attempt(s)"), "{stderr}");
+}
+
+#[test]
+fn transform_and_export_from_the_command_line() {
+    let lake = tempfile::tempdir().unwrap();
+    let lake_arg = lake.path().to_str().unwrap();
+    let ds = today();
+    let (code, _, stderr) = run(&mut bookpipe(&["transform", "--ds", &ds, "--subject", "love", "--lake", lake_arg]));
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("run `bookpipe fetch --ds"), "{stderr}");
+
+    let server = World::generated("love", 40, 6).serve();
+    let fetch = ["fetch", "--ds", &ds, "--subject", "love", "--lake", lake_arg, "--rate", "200", "--api-url"];
+    let (code, _, stderr) = run(bookpipe(&fetch).arg(server.url()));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(&mut bookpipe(&["transform", "--ds", &ds, "--subject", "love", "--lake", lake_arg]));
+    assert_eq!(code, 0, "{stderr}");
+    let silver = lake.path().join(format!("silver/books/subject=love/ds={ds}"));
+    assert!(silver.join("part-00000.parquet").is_file() && silver.join("_manifest.json").is_file());
+    let (code, _, stderr) = run(&mut bookpipe(&["transform", "--ds", &ds, "--subject", "love", "--lake", lake_arg]));
+    assert_eq!(code, 3, "{stderr}");
+
+    let out = lake.path().join("export");
+    let mut export = bookpipe(&["export", "--ds", &ds, "--subject", "love", "--lake", lake_arg, "--format", "csv"]);
+    let (code, _, stderr) = run(export.arg("--out").arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    let books = std::fs::read_to_string(out.join("books.csv")).unwrap();
+    assert_eq!(books.lines().count(), 41);
+    assert!(out.join("authors.csv").is_file() && out.join("book_authors.csv").is_file());
+
+    let (code, _, stderr) = run(&mut bookpipe(&[
+        "transform",
+        "--ds",
+        &ds,
+        "--subject",
+        "love",
+        "--lake",
+        lake_arg,
+        "--max-reject-ratio",
+        "2",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--max-reject-ratio (BOOKPIPE_MAX_REJECT_RATIO)"), "{stderr}");
 }

@@ -3,3 +3,4 @@
 mod cli;
 mod fetch;
 mod support;
+mod transform;

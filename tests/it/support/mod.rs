@@ -15,7 +15,7 @@ pub fn fetch_settings(api_url: &str, ds: &str, subject: &str, extra: &[&str], no
     argv.extend(["--rate", "500", "--retry-base-ms", "20", "--timeout", "5", "--contact", "tests@example.com"]);
     argv.extend(extra);
     let cli = Cli::try_parse_from(argv).unwrap();
-    let Command::Fetch(args) = cli.command;
+    let Command::Fetch(args) = cli.command else { unreachable!("a fetch command line") };
     FetchSettings::resolve(&args, now).unwrap()
 }
 

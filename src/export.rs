@@ -1,0 +1,72 @@
+//! `export`: the silver tables of one partition as files a person can open — `books.csv`,
+//! `authors.csv`, `book_authors.csv` — written with the Arrow CSV writer (a header row, RFC 4180
+//! quoting, empty fields for nulls).
+//!
+//! Reads only committed silver partitions, streams batch by batch, and writes each file under a
+//! temporary name renamed into place, so a reader of the folder never sees half a file.
+
+use std::path::{Path as FsPath, PathBuf};
+
+use anyhow::Context;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use tracing::Instrument;
+
+use crate::exit::{MissingInput, Outcome};
+use crate::lake::Lake;
+use crate::manifest;
+use crate::parquet_io::read_batches;
+use crate::settings::ExportSettings;
+use crate::tables::Table;
+use crate::transform::{TransformDetails, silver_partition};
+
+/// The tables exported, in this order.
+pub const EXPORTED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];
+
+pub async fn run(lake: &Lake, settings: &ExportSettings) -> anyhow::Result<Outcome> {
+    let span = tracing::info_span!("export", subject = %settings.subject, ds = %settings.ds);
+    export(lake, settings)
+        .instrument(span)
+        .await
+        .with_context(|| format!("export of subject {} for ds {} failed", settings.subject, settings.ds))
+}
+
+async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
+    std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
+    for table in EXPORTED {
+        let partition = silver_partition(table, &s.subject, s.ds);
+        let Some(committed) = manifest::read::<TransformDetails>(lake, &partition).await? else {
+            return Err(MissingInput {
+                what: format!("the silver {} partition", table.name()),
+                path: format!("{}/{partition}", lake.url()),
+                hint: format!("run `bookpipe transform --ds {} --subject {}` first", s.ds, s.subject),
+            }
+            .into());
+        };
+        let target = s.out.join(format!("{}.csv", table.name()));
+        let mut rows = 0;
+        for object in &committed.manifest.objects {
+            rows += write_csv(lake, &Path::from(object.path.as_str()), object.bytes, &target).await?;
+        }
+        tracing::info!(table = table.name(), rows, file = %target.display(), "exported");
+    }
+    Ok(Outcome::Done)
+}
+
+/// Streams one Parquet object into a CSV file; returns the rows written.
+async fn write_csv(lake: &Lake, source: &Path, size: u64, target: &FsPath) -> anyhow::Result<u64> {
+    let mut stream = read_batches(lake, source, size).await.with_context(|| format!("reading {source}"))?;
+    let partial = PathBuf::from(format!("{}.partial", target.display()));
+    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(file));
+    let mut rows = 0;
+    while let Some(batch) = stream.try_next().await.with_context(|| format!("reading {source}"))? {
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).with_context(|| format!("writing {}", partial.display()))?;
+    }
+    let mut inner = writer.into_inner();
+    std::io::Write::flush(&mut inner).with_context(|| format!("writing {}", partial.display()))?;
+    drop(inner);
+    std::fs::rename(&partial, target).with_context(|| format!("renaming {} into place", partial.display()))?;
+    Ok(rows)
+}

@@ -1,0 +1,306 @@
+//! `transform`: a complete raw partition into the silver tables `books`, `authors`, `book_authors`
+//! and `rejects`, as sorted, deterministic Parquet (design doc: data model, commit protocol).
+//!
+//! A pure function of the raw partition: it reads exactly the objects the raw manifest lists (and
+//! checks their checksums), never the clock or the API. Pages are parsed one at a time and their
+//! rows streamed into [`SortedParquet`] writers, which spill sorted runs to disk past a memory
+//! limit; only the set of work keys seen (for de-duplication) and the author names listed grow
+//! with the input.
+//!
+//! Nothing becomes visible until every table is written: the four manifests are removed first and
+//! written last, and a partition over `--max-reject-ratio` fails before any data file is written.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::Context;
+use object_store::path::Path;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use crate::exit::{MissingInput, Outcome};
+use crate::fetch::FetchDetails;
+use crate::lake::{self, Lake};
+use crate::manifest::{self, Input, Manifest};
+use crate::records::{self, Issues};
+use crate::settings::{Ds, Subject, TransformSettings};
+use crate::sorted::SortedParquet;
+use crate::tables::{self, Table};
+
+/// Buffered bytes per table before a sorted run is spilled to disk.
+const SPILL_BYTES: usize = 64 * 1024 * 1024;
+/// Authors are parsed into batches of this many rows.
+const AUTHOR_BATCH: usize = 2048;
+
+/// The task's record in each silver manifest (the same for the four tables of a partition).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformDetails {
+    pub pages: u64,
+    /// Work records on the pages, duplicates and rejects included.
+    pub works_seen: u64,
+    /// Works seen again on a later page, kept once.
+    pub duplicate_works: u64,
+    pub author_records: u64,
+    pub books: u64,
+    pub authors: u64,
+    pub book_authors: u64,
+    pub rejects: u64,
+    pub reject_ratio: f64,
+    pub max_reject_ratio: f64,
+    /// Soft problems, by kind: the record was kept, the field is null.
+    pub issues: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error("{path}: checksum {actual} differs from the raw manifest's {expected}; the raw zone changed after fetch")]
+    Checksum { path: String, expected: String, actual: String },
+    #[error(
+        "{rejects} of {records} records rejected ({ratio:.4}), above --max-reject-ratio {max}; nothing was written. \
+         The rejects' reasons are in the logs above"
+    )]
+    TooManyRejects { rejects: u64, records: u64, ratio: f64, max: f64 },
+}
+
+/// The silver partition of `table`.
+pub fn silver_partition(table: Table, subject: &Subject, ds: Ds) -> Path {
+    lake::hive(&["silver", table.name()], subject, ds)
+}
+
+/// The one data object of a silver partition.
+pub fn silver_object(table: Table, subject: &Subject, ds: Ds) -> Path {
+    silver_partition(table, subject, ds).join("part-00000.parquet")
+}
+
+/// Runs `transform` for one `(subject, ds)`.
+pub async fn run(lake: &Lake, settings: &TransformSettings) -> anyhow::Result<Outcome> {
+    let span = tracing::info_span!("transform", subject = %settings.subject, ds = %settings.ds);
+    transform(lake, settings)
+        .instrument(span)
+        .await
+        .with_context(|| format!("transform of subject {} for ds {} failed", settings.subject, settings.ds))
+}
+
+async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {
+    let raw_partition = lake::raw_subject_partition(&s.subject, s.ds);
+    let Some(raw) = manifest::read::<FetchDetails>(lake, &raw_partition).await? else {
+        return Err(MissingInput {
+            what: "the raw partition".into(),
+            path: format!("{}/{raw_partition}", lake.url()),
+            hint: format!("run `bookpipe fetch --ds {} --subject {}` first", s.ds, s.subject),
+        }
+        .into());
+    };
+    let input = Input { manifest: raw.path.to_string(), sha256: raw.sha256.clone() };
+    let partitions: Vec<Path> = Table::ALL.iter().map(|&t| silver_partition(t, &s.subject, s.ds)).collect();
+    if !s.force && is_current(lake, &partitions, &input).await? {
+        tracing::info!("silver partition is complete and built from the current raw partition; nothing to do");
+        return Ok(Outcome::NothingToDo);
+    }
+    for partition in &partitions {
+        manifest::remove(lake, partition).await?;
+    }
+
+    let mut out = Tables::new();
+    let mut state = State::default();
+    let checksums: HashMap<&str, &str> =
+        raw.manifest.objects.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
+    for object in raw.manifest.objects.iter().filter(|o| is_page(&o.path)) {
+        let body = lake.get(&Path::from(object.path.as_str())).await?;
+        verify(&object.path, &body, &object.sha256)?;
+        let rows = records::parse_page(&body, &object.path)?;
+        state.pages += 1;
+        out.add_page(rows, &mut state)?;
+    }
+    let details = &raw.manifest.details;
+    let mut authors = Vec::with_capacity(AUTHOR_BATCH);
+    for record in &details.author_records {
+        let body = lake.get(&Path::from(record.path.as_str())).await?;
+        if let Some(expected) = checksums.get(record.path.as_str()) {
+            verify(&record.path, &body, expected)?;
+        }
+        state.author_records += 1;
+        let listed = state.listed_names.remove(&record.key).flatten();
+        let author = match records::parse_author(&body, &record.path, &mut state.issues) {
+            Ok(Some(mut author)) => {
+                if author.author_key != record.key {
+                    // A merged author answered under another key: the works link to the asked key.
+                    count(&mut state.issues, "author_key_differs");
+                    author.author_key = record.key.clone();
+                }
+                author
+            }
+            Ok(None) => records::author_without_record(&record.key, listed),
+            Err(reject) => {
+                tracing::warn!(source = %reject.source, reason = %reject.reason, "author record rejected");
+                out.rejects.push(tables::rejects(&[reject]))?;
+                records::author_without_record(&record.key, listed)
+            }
+        };
+        authors.push(author);
+        if authors.len() == AUTHOR_BATCH {
+            out.authors.push(tables::authors(&std::mem::take(&mut authors)))?;
+        }
+    }
+    // Authors the works list but Open Library has no record of (404): the listed name stands.
+    let mut unrecorded: Vec<(String, Option<String>)> = state.listed_names.drain().collect();
+    unrecorded.sort();
+    authors.extend(unrecorded.into_iter().map(|(key, name)| records::author_without_record(&key, name)));
+    out.authors.push(tables::authors(&authors))?;
+
+    let rejects = out.rejects.rows();
+    let records = state.works_seen + state.author_records;
+    let ratio = if records == 0 { 0.0 } else { rejects as f64 / records as f64 };
+    if ratio > s.max_reject_ratio {
+        return Err(TransformError::TooManyRejects { rejects, records, ratio, max: s.max_reject_ratio }.into());
+    }
+    let details = TransformDetails {
+        pages: state.pages,
+        works_seen: state.works_seen,
+        duplicate_works: state.duplicate_works,
+        author_records: state.author_records,
+        books: out.books.rows(),
+        authors: out.authors.rows(),
+        book_authors: out.book_authors.rows(),
+        rejects,
+        reject_ratio: ratio,
+        max_reject_ratio: s.max_reject_ratio,
+        issues: state.issues.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+    };
+    let mut objects = Vec::with_capacity(4);
+    for (table, sorter) in out.into_writers() {
+        objects.push(sorter.write(lake, &silver_object(table, &s.subject, s.ds)).await?);
+    }
+    for ((table, object), partition) in Table::ALL.iter().zip(objects).zip(&partitions) {
+        let manifest = Manifest {
+            task: format!("transform:{}", table.name()),
+            subject: s.subject.to_string(),
+            ds: s.ds.to_string(),
+            bookpipe_version: crate::VERSION.into(),
+            created_at: chrono::Utc::now(),
+            inputs: vec![input.clone()],
+            objects: vec![object],
+            details: details.clone(),
+        };
+        manifest::write(lake, partition, &manifest).await?;
+    }
+    tracing::info!(
+        pages = details.pages,
+        books = details.books,
+        authors = details.authors,
+        book_authors = details.book_authors,
+        rejects = details.rejects,
+        duplicate_works = details.duplicate_works,
+        issues = ?details.issues,
+        "silver partition committed"
+    );
+    Ok(Outcome::Done)
+}
+
+/// All four tables committed from exactly this raw manifest.
+async fn is_current(lake: &Lake, partitions: &[Path], input: &Input) -> anyhow::Result<bool> {
+    for partition in partitions {
+        match manifest::read::<TransformDetails>(lake, partition).await? {
+            Some(committed) if committed.manifest.inputs == [input.clone()] => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+fn is_page(path: &str) -> bool {
+    path.rsplit('/').next().and_then(lake::parse_page_name).is_some()
+}
+
+fn verify(path: &str, body: &[u8], expected: &str) -> Result<(), TransformError> {
+    let actual = manifest::sha256_hex(body);
+    if actual != expected {
+        return Err(TransformError::Checksum { path: path.into(), expected: expected.into(), actual });
+    }
+    Ok(())
+}
+
+fn count(issues: &mut Issues, issue: &'static str) {
+    *issues.entry(issue).or_default() += 1;
+}
+
+/// What grows as pages are read: the keys seen and the counts.
+#[derive(Default)]
+struct State {
+    pages: u64,
+    works_seen: u64,
+    duplicate_works: u64,
+    author_records: u64,
+    seen_works: HashSet<String>,
+    /// Every author a kept work links to, with the first name a page listed for them.
+    listed_names: HashMap<String, Option<String>>,
+    issues: Issues,
+}
+
+/// The four sorted writers of a partition.
+struct Tables {
+    books: SortedParquet,
+    authors: SortedParquet,
+    book_authors: SortedParquet,
+    rejects: SortedParquet,
+}
+
+impl Tables {
+    fn new() -> Self {
+        Self {
+            books: SortedParquet::new(Table::Books, SPILL_BYTES),
+            authors: SortedParquet::new(Table::Authors, SPILL_BYTES),
+            book_authors: SortedParquet::new(Table::BookAuthors, SPILL_BYTES),
+            rejects: SortedParquet::new(Table::Rejects, SPILL_BYTES),
+        }
+    }
+
+    /// Adds one page's rows; a work already seen (on this page or an earlier one) is dropped with
+    /// its links.
+    fn add_page(&mut self, rows: records::PageRows, state: &mut State) -> Result<(), crate::sorted::SortError> {
+        state.works_seen += (rows.books.len() + rows.rejects.len()) as u64;
+        for (issue, n) in rows.issues {
+            *state.issues.entry(issue).or_default() += n;
+        }
+        let mut books = Vec::with_capacity(rows.books.len());
+        let mut links = Vec::with_capacity(rows.links.len());
+        // A work's links follow each other in page order, starting at position 0.
+        let mut page_links = rows.links.into_iter().peekable();
+        for book in rows.books {
+            let mut own = Vec::new();
+            while let Some(link) =
+                page_links.next_if(|l| l.work_key == book.work_key && (own.is_empty() || l.position != 0))
+            {
+                own.push(link);
+            }
+            if state.seen_works.insert(book.work_key.clone()) {
+                books.push(book);
+                links.append(&mut own);
+            } else {
+                state.duplicate_works += 1;
+            }
+        }
+        for link in &mut links {
+            let name = state.listed_names.entry(link.author_key.clone()).or_default();
+            if name.is_none() {
+                *name = link.listed_name.take();
+            }
+        }
+        for reject in &rows.rejects {
+            tracing::warn!(source = %reject.source, position = ?reject.position, reason = %reject.reason, "work rejected");
+        }
+        self.books.push(tables::books(&books))?;
+        self.book_authors.push(tables::book_authors(&links))?;
+        self.rejects.push(tables::rejects(&rows.rejects))?;
+        Ok(())
+    }
+
+    /// The writers in [`Table::ALL`] order.
+    fn into_writers(self) -> [(Table, SortedParquet); 4] {
+        [
+            (Table::Books, self.books),
+            (Table::Authors, self.authors),
+            (Table::BookAuthors, self.book_authors),
+            (Table::Rejects, self.rejects),
+        ]
+    }
+}
