@@ -9,12 +9,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
-use crate::settings::{ExportSettings, FetchSettings, GlobalSettings, TransformSettings};
+use crate::settings::{
+    AggregateSettings, ExportSettings, FetchSettings, GlobalSettings, LoadSettings, RunSettings, TransformSettings,
+};
 
 const EXAMPLES: &str = "\
 Examples:
   bookpipe fetch --ds 2024-05-01 --subject science_fiction --contact data@example.com
   bookpipe transform --ds 2024-05-01 --subject science_fiction
+  bookpipe load --ds 2024-05-01 --subject science_fiction --warehouse duckdb:./warehouse.duckdb
+  bookpipe aggregate --ds 2024-05-01 --subject science_fiction --output json
+  bookpipe run --subject science_fiction --subject love --contact data@example.com
   bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export
   BOOKPIPE_LAKE=/data/lake bookpipe fetch --ds 2024-05-01 --subject place:london
 
@@ -67,6 +72,18 @@ pub enum Command {
         after_help = "Example:\n  bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export"
     )]
     Export(ExportArgs),
+    /// Load a silver partition into the warehouse, replacing its (subject, ds) slice in one transaction.
+    #[command(after_help = "Examples:\n  bookpipe load --ds 2024-05-01 --subject science_fiction\n  \
+        PGPASSWORD=... bookpipe load --ds 2024-05-01 --subject science_fiction --warehouse postgres://etl@db/books")]
+    Load(LoadArgs),
+    /// Compute the three answers in the warehouse and write them to the gold zone as Parquet and CSV.
+    #[command(after_help = "Example:\n  bookpipe aggregate --ds 2024-05-01 --subject science_fiction --output json")]
+    Aggregate(AggregateArgs),
+    /// Fetch, transform, load and aggregate one or more subjects for one ds (default: today, UTC).
+    #[command(
+        after_help = "Example:\n  bookpipe run --subject science_fiction --subject love --contact data@example.com"
+    )]
+    Run(RunArgs),
 }
 
 /// The partition every task works on.
@@ -84,6 +101,13 @@ pub struct PartitionArgs {
 pub struct FetchArgs {
     #[command(flatten)]
     pub partition: PartitionArgs,
+    #[command(flatten)]
+    pub options: FetchOptions,
+}
+
+/// How `fetch` asks Open Library (shared by `fetch` and `run`).
+#[derive(Debug, Clone, Args)]
+pub struct FetchOptions {
     /// Base URL of the Open Library API (or a mirror).
     #[arg(long, env = "BOOKPIPE_API_URL", default_value = "https://openlibrary.org")]
     pub api_url: String,
@@ -152,6 +176,64 @@ pub struct ExportArgs {
     pub out: std::path::PathBuf,
 }
 
+/// Where the warehouse is (shared by `load`, `aggregate` and `run`).
+#[derive(Debug, Clone, Args)]
+pub struct WarehouseArgs {
+    /// duckdb:PATH (embedded) or postgres://user@host:port/db; a password in the URL is never logged.
+    #[arg(long, env = "BOOKPIPE_WAREHOUSE", default_value = "duckdb:./warehouse.duckdb", hide_env_values = true)]
+    pub warehouse: String,
+    /// File holding the PostgreSQL password (else the URL's, else PGPASSWORD).
+    #[arg(long, env = "BOOKPIPE_WAREHOUSE_PASSWORD_FILE")]
+    pub warehouse_password_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A readable summary when stdout is a terminal, nothing otherwise.
+    Auto,
+    /// The summary as one JSON document on stdout.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub partition: PartitionArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AggregateArgs {
+    #[command(flatten)]
+    pub partition: PartitionArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// How the summary is printed.
+    #[arg(long, env = "BOOKPIPE_OUTPUT", value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Subject keys, repeated or comma-separated.
+    #[arg(long = "subject", env = "BOOKPIPE_SUBJECTS", value_delimiter = ',', required = true)]
+    pub subjects: Vec<String>,
+    /// Logical date, YYYY-MM-DD [default: today, UTC].
+    #[arg(long, env = "BOOKPIPE_DS")]
+    pub ds: Option<String>,
+    #[command(flatten)]
+    pub fetch: FetchOptions,
+    /// Fail a subject when more than this share of its records is rejected.
+    #[arg(long, env = "BOOKPIPE_MAX_REJECT_RATIO", default_value_t = 0.01)]
+    pub max_reject_ratio: f64,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// How each subject's summary is printed.
+    #[arg(long, env = "BOOKPIPE_OUTPUT", value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+}
+
 /// Resolves the settings of the chosen command and runs it.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let global = GlobalSettings::resolve(&cli.global)?;
@@ -163,5 +245,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Transform(args) => crate::transform::run(&lake, &TransformSettings::resolve(&args)?).await,
         Command::Export(args) => crate::export::run(&lake, &ExportSettings::resolve(&args)?).await,
+        Command::Load(args) => crate::load::run(&lake, &LoadSettings::resolve(&args)?).await,
+        Command::Aggregate(args) => crate::aggregate::run(&lake, &AggregateSettings::resolve(&args)?).await,
+        Command::Run(args) => crate::run::run(&lake, &RunSettings::resolve(&args, chrono::Utc::now())?).await,
     }
 }

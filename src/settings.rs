@@ -10,7 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::Url;
 
-use crate::cli::{ExportArgs, FetchArgs, GlobalArgs, PartitionArgs, TransformArgs};
+use crate::cli::{
+    AggregateArgs, ExportArgs, FetchArgs, FetchOptions, GlobalArgs, LoadArgs, OutputFormat, PartitionArgs, RunArgs,
+    TransformArgs, WarehouseArgs,
+};
 use crate::exit::BadInput;
 
 /// A logical date: a real calendar day written `YYYY-MM-DD`.
@@ -187,6 +190,11 @@ pub const MAX_LIMIT: u32 = 1000;
 impl FetchSettings {
     pub fn resolve(args: &FetchArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
         let (ds, subject) = partition(&args.partition)?;
+        Self::from_options(ds, subject, &args.options, now)
+    }
+
+    /// The settings for `(subject, ds)` with the fetch options given (shared with `run`).
+    pub fn from_options(ds: Ds, subject: Subject, args: &FetchOptions, now: DateTime<Utc>) -> Result<Self, BadInput> {
         let api_url = parse_api_url("--api-url (BOOKPIPE_API_URL)", &args.api_url)?;
         let contact = match args.contact.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -293,6 +301,194 @@ impl ExportSettings {
     }
 }
 
+/// Where the warehouse lives.
+#[derive(Debug, Clone)]
+pub enum WarehouseUrl {
+    /// `duckdb:PATH`: an embedded DuckDB file (created when absent).
+    DuckDb(PathBuf),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(Box<PgTarget>),
+}
+
+/// A PostgreSQL server to connect to. The password lives only in `config`; `redacted` is what
+/// messages and logs show.
+#[derive(Clone)]
+pub struct PgTarget {
+    pub config: tokio_postgres::Config,
+    pub redacted: String,
+}
+
+impl fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgTarget").field("url", &self.redacted).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for WarehouseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarehouseUrl::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+            WarehouseUrl::Postgres(target) => f.write_str(&target.redacted),
+        }
+    }
+}
+
+const WAREHOUSE_FLAG: &str = "--warehouse (BOOKPIPE_WAREHOUSE)";
+
+impl WarehouseUrl {
+    /// Parses `duckdb:PATH` or a PostgreSQL URL. The password comes from the URL, else
+    /// `password_file`, else `PGPASSWORD` (`pgpassword`, passed in so this stays testable).
+    pub fn parse(
+        raw: &str,
+        password_file: Option<&std::path::Path>,
+        pgpassword: Option<String>,
+    ) -> Result<Self, BadInput> {
+        if let Some(path) = raw.strip_prefix("duckdb:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(BadInput::new(WAREHOUSE_FLAG, "duckdb: needs a file path, e.g. duckdb:./warehouse.duckdb"));
+            }
+            return Ok(WarehouseUrl::DuckDb(PathBuf::from(path)));
+        }
+        if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+            let shown = redact_url(raw);
+            return Err(BadInput::new(WAREHOUSE_FLAG, format!("{shown:?} is neither duckdb:PATH nor postgres://…")));
+        }
+        let mut config: tokio_postgres::Config = raw.parse().map_err(|err| {
+            BadInput::new(WAREHOUSE_FLAG, format!("{:?} is not a PostgreSQL URL: {err}", redact_url(raw)))
+        })?;
+        if config.get_password().is_none() {
+            let from_file = match password_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|err| {
+                            BadInput::new(
+                                "--warehouse-password-file (BOOKPIPE_WAREHOUSE_PASSWORD_FILE)",
+                                format!("cannot read {}: {err}", path.display()),
+                            )
+                        })?
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                ),
+                None => None,
+            };
+            if let Some(password) = from_file.or(pgpassword) {
+                config.password(password);
+            }
+        }
+        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, redacted: redact_url(raw) })))
+    }
+}
+
+/// A URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else { return raw.to_string() };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let tail = redact_query_password(tail);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => format!("{scheme}://{userinfo}@{host}{tail}"),
+        },
+        None => format!("{scheme}://{authority}{tail}"),
+    }
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else { return tail.to_string() };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+impl WarehouseUrl {
+    pub fn resolve(args: &WarehouseArgs) -> Result<Self, BadInput> {
+        Self::parse(&args.warehouse, args.warehouse_password_file.as_deref(), std::env::var("PGPASSWORD").ok())
+    }
+}
+
+/// Everything `load` needs, checked.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    pub ds: Ds,
+    pub subject: Subject,
+    pub warehouse: WarehouseUrl,
+}
+
+impl LoadSettings {
+    pub fn resolve(args: &LoadArgs) -> Result<Self, BadInput> {
+        let (ds, subject) = partition(&args.partition)?;
+        Ok(Self { ds, subject, warehouse: WarehouseUrl::resolve(&args.warehouse)? })
+    }
+}
+
+/// Everything `aggregate` needs, checked.
+#[derive(Debug, Clone)]
+pub struct AggregateSettings {
+    pub ds: Ds,
+    pub subject: Subject,
+    pub warehouse: WarehouseUrl,
+    pub output: OutputFormat,
+}
+
+impl AggregateSettings {
+    pub fn resolve(args: &AggregateArgs) -> Result<Self, BadInput> {
+        let (ds, subject) = partition(&args.partition)?;
+        Ok(Self { ds, subject, warehouse: WarehouseUrl::resolve(&args.warehouse)?, output: args.output })
+    }
+}
+
+/// Everything `run` needs: the settings of each task for each subject.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub subjects: Vec<Subject>,
+    pub ds: Ds,
+    pub fetch: FetchSettings,
+    pub transform: TransformSettings,
+    pub warehouse: WarehouseUrl,
+    pub output: OutputFormat,
+}
+
+impl RunSettings {
+    pub fn resolve(args: &RunArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
+        let ds = match &args.ds {
+            Some(raw) => Ds::parse("--ds (BOOKPIPE_DS)", raw)?,
+            None => Ds(now.date_naive()),
+        };
+        let mut subjects = Vec::with_capacity(args.subjects.len());
+        for raw in &args.subjects {
+            let subject = Subject::parse("--subject (BOOKPIPE_SUBJECTS)", raw)?;
+            if !subjects.contains(&subject) {
+                subjects.push(subject);
+            }
+        }
+        let first = subjects
+            .first()
+            .cloned()
+            .ok_or_else(|| BadInput::new("--subject (BOOKPIPE_SUBJECTS)", "give at least one subject"))?;
+        let ratio = args.max_reject_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(BadInput::new(
+                "--max-reject-ratio (BOOKPIPE_MAX_REJECT_RATIO)",
+                format!("{ratio} is not between 0 and 1"),
+            ));
+        }
+        Ok(Self {
+            fetch: FetchSettings::from_options(ds, first.clone(), &args.fetch, now)?,
+            transform: TransformSettings { ds, subject: first, max_reject_ratio: ratio, force: args.fetch.force },
+            warehouse: WarehouseUrl::resolve(&args.warehouse)?,
+            output: args.output,
+            subjects,
+            ds,
+        })
+    }
+}
+
 /// An http(s) base URL, normalised to end in `/` so endpoint paths join under it (mirrors may
 /// serve the API below a path).
 fn parse_api_url(flag: &'static str, raw: &str) -> Result<Url, BadInput> {
@@ -357,6 +553,25 @@ mod tests {
         assert_eq!(LakeUrl::parse(F, "memory://").unwrap(), LakeUrl::Memory);
         assert!(LakeUrl::parse(F, "file://relative").is_err());
         assert!(LakeUrl::parse(F, "gs://bucket").is_err());
+    }
+
+    #[test]
+    fn warehouse_urls_and_their_secrets() {
+        assert!(
+            matches!(WarehouseUrl::parse("duckdb:./w.duckdb", None, None).unwrap(), WarehouseUrl::DuckDb(p) if p == std::path::Path::new("./w.duckdb"))
+        );
+        let pg =
+            WarehouseUrl::parse("postgres://bob:s3cret@db.example:5433/books?sslmode=disable", None, None).unwrap();
+        assert_eq!(pg.to_string(), "postgres://bob:***@db.example:5433/books?sslmode=disable");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        let WarehouseUrl::Postgres(target) = &pg else { panic!() };
+        assert_eq!(target.config.get_password(), Some(&b"s3cret"[..]));
+        let from_env = WarehouseUrl::parse("postgres://bob@db/books", None, Some("envpass".into())).unwrap();
+        let WarehouseUrl::Postgres(target) = &from_env else { panic!() };
+        assert_eq!(target.config.get_password(), Some(&b"envpass"[..]));
+        let err = WarehouseUrl::parse("mysql://root:hunter2@x/y", None, None).unwrap_err();
+        assert!(!err.message.contains("hunter2") && err.message.contains("***"), "{}", err.message);
+        assert_eq!(redact_url("postgres://h/db?user=a&password=p"), "postgres://h/db?user=a&password=***");
     }
 
     #[test]

@@ -24,9 +24,11 @@ fn help_shows_every_flag_its_env_var_and_an_example() {
     let (code, stdout, _) = run(&mut bookpipe(&["fetch", "--help"]));
     assert_eq!(code, 0);
     insta::assert_snapshot!("fetch_help", stdout);
-    let (code, stdout, _) = run(&mut bookpipe(&["transform", "--help"]));
-    assert_eq!(code, 0);
-    insta::assert_snapshot!("transform_help", stdout);
+    for command in ["transform", "load", "aggregate", "run"] {
+        let (code, stdout, _) = run(&mut bookpipe(&[command, "--help"]));
+        assert_eq!(code, 0);
+        insta::assert_snapshot!(format!("{command}_help"), stdout);
+    }
     let (code, stdout, _) = run(&mut bookpipe(&["--help"]));
     assert_eq!(code, 0);
     insta::assert_snapshot!("help", stdout);
@@ -163,4 +165,57 @@ fn transform_and_export_from_the_command_line() {
     ]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--max-reject-ratio (BOOKPIPE_MAX_REJECT_RATIO)"), "{stderr}");
+}
+
+#[test]
+fn run_chains_the_four_tasks_into_a_duckdb_file() {
+    let page: serde_json::Value = serde_json::from_str(crate::support::openlibrary::SCIENCE_FICTION).unwrap();
+    let server = crate::support::serve_page(serde_json::to_vec(&page).unwrap(), Default::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, warehouse) = (dir.path().join("lake"), format!("duckdb:{}/w.duckdb", dir.path().display()));
+    let mut command = bookpipe(&["run", "--subject", "science_fiction", "--limit", "12", "--max-works", "12"]);
+    command.args(["--rate", "200", "--output", "json", "--warehouse", &warehouse, "--api-url", &server.url()]);
+    let (code, stdout, stderr) = run(command.arg("--lake").arg(&lake));
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(summary["ds"], today().as_str());
+    assert_eq!((summary["books"].as_i64(), summary["books_without_year"].as_i64()), (Some(12), Some(0)));
+    assert_eq!(summary["authors"], 18);
+    assert_eq!(summary["top_authors"][0]["author_key"], "OL13066A");
+    assert_eq!(summary["top_authors"][0]["total_books"], 3);
+    assert_eq!(summary["top_authors"][0]["avg_books_per_career_year"], 0.75);
+    assert_eq!(summary["busiest_years"][0]["year"], 1897);
+    for table in ["author_books_per_year", "author_yearly_average", "books_per_year"] {
+        let gold = lake.join(format!("gold/{table}/subject=science_fiction/ds={}", today()));
+        assert!(gold.join("part-00000.parquet").is_file() && gold.join("part-00000.csv").is_file(), "{table}");
+        assert!(gold.join("_manifest.json").is_file(), "{table}");
+    }
+    // The DuckDB file answers directly.
+    let db = duckdb::Connection::open(dir.path().join("w.duckdb")).unwrap();
+    let books: i64 = db.query_row("SELECT count(*) FROM latest_books", [], |r| r.get(0)).unwrap();
+    assert_eq!(books, 12);
+    drop(db);
+
+    // A second run of the same day reuses the raw and silver partitions and duplicates nothing.
+    let (code, _, stderr) = run(&mut command);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing to do"), "{stderr}");
+    let db = duckdb::Connection::open(dir.path().join("w.duckdb")).unwrap();
+    let books: i64 = db.query_row("SELECT count(*) FROM books", [], |r| r.get(0)).unwrap();
+    assert_eq!(books, 12);
+}
+
+#[test]
+fn a_warehouse_password_never_reaches_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().to_str().unwrap();
+    let url = "postgres://etl:Sup3rS3cret@127.0.0.1:9/books";
+    let mut command =
+        bookpipe(&["load", "--ds", "2024-05-01", "--subject", "love", "--lake", lake, "--warehouse", url]);
+    let (code, stdout, stderr) = run(&mut command);
+    assert_eq!(code, 4, "{stderr}");
+    let (_, help, _) = run(bookpipe(&["load", "--help"]).env("BOOKPIPE_WAREHOUSE", url));
+    for text in [&stdout, &stderr, &help] {
+        assert!(!text.contains("Sup3rS3cret"), "{text}");
+    }
 }

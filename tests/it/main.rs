@@ -4,3 +4,4 @@ mod cli;
 mod fetch;
 mod support;
 mod transform;
+mod warehouse;

@@ -1,7 +1,18 @@
 //! Shared test helpers: the fake Open Library server and settings builders.
 
 pub mod openlibrary;
+pub mod postgres;
 pub mod server;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bookpipe::lake::Lake;
+use bookpipe::settings::LakeUrl;
+use serde_json::Value;
+
+use openlibrary::SCIENCE_FICTION;
+use server::{Reply, Request, TestServer};
 
 use bookpipe::cli::{Cli, Command};
 use bookpipe::settings::FetchSettings;
@@ -28,3 +39,43 @@ pub fn today() -> String {
 pub fn yesterday() -> String {
     (Utc::now().date_naive() - chrono::Days::new(1)).to_string()
 }
+
+/// Serves `page` for every subject page request, and author records as `authors` says (absent: 404).
+pub fn serve_page(page: Vec<u8>, authors: HashMap<String, String>) -> TestServer {
+    let handler = move |request: &Request| {
+        if request.path.starts_with("/subjects/") {
+            return Reply::json(page.clone());
+        }
+        let key = request.path.trim_start_matches("/authors/").trim_end_matches(".json");
+        match authors.get(key) {
+            Some(body) => Reply::json(body.clone()),
+            None => Reply::status(404, r#"{"error": "notfound"}"#),
+        }
+    };
+    TestServer::start(Arc::new(handler))
+}
+
+/// The science_fiction fixture fetched into a lake: every author has a record named as the page
+/// lists them, except OL15092181A, which Open Library answers 404 for.
+pub async fn science_fiction_lake(ds: &str) -> Lake {
+    let page: Value = serde_json::from_str(SCIENCE_FICTION).unwrap();
+    let mut authors = HashMap::new();
+    for work in page["works"].as_array().unwrap() {
+        for author in work["authors"].as_array().unwrap() {
+            let key = author["key"].as_str().unwrap().trim_start_matches("/authors/").to_string();
+            let mut record: Value = serde_json::from_str(PAULSEN).unwrap();
+            record["key"] = Value::from(format!("/authors/{key}"));
+            record["name"] = author["name"].clone();
+            authors.entry(key).or_insert_with(|| record.to_string());
+        }
+    }
+    authors.remove("OL15092181A");
+    let server = serve_page(SCIENCE_FICTION.as_bytes().to_vec(), authors);
+    let lake = Lake::open(&LakeUrl::Memory).unwrap();
+    let fetch =
+        fetch_settings(&server.url(), ds, "science_fiction", &["--limit", "12", "--max-works", "12"], Utc::now());
+    bookpipe::fetch::run(&lake, &fetch).await.unwrap();
+    lake
+}
+
+const PAULSEN: &str = include_str!("../../fixtures/author_OL4452558A__2021-09.json");

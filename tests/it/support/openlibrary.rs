@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use bookpipe::synth;
+use serde_json::Value;
 
 use super::server::{Handler, Reply, Request, TestServer};
 
 pub const SCIENCE_FICTION: &str = include_str!("../../fixtures/subjects_science_fiction.json");
-pub const AUTHOR_OL23919A: &str = include_str!("../../fixtures/author_OL23919A__2021-10.json");
 
 /// The works and authors the fake API knows.
 #[derive(Debug, Clone)]
@@ -24,55 +24,28 @@ pub struct World {
 }
 
 impl World {
-    /// `works` works shaped like the fixture's, written by `authors` distinct authors (1 to 3 per
-    /// work), every tenth without a first_publish_year.
+    /// `works` works shaped like the fixture's (see `bookpipe::synth`), by `authors` distinct authors.
     pub fn generated(subject: &str, works: usize, authors: usize) -> Self {
-        let fixture: Value = serde_json::from_str(SCIENCE_FICTION).unwrap();
-        let templates = fixture["works"].as_array().unwrap();
-        let mut all_authors = BTreeSet::new();
-        let works: Vec<Value> = (0..works)
-            .map(|i| {
-                let mut work = templates[i % templates.len()].clone();
-                work["key"] = json!(format!("/works/OL{}W", 100_000 + i));
-                work["title"] = json!(format!("{} #{i}", work["title"].as_str().unwrap()));
-                let refs: Vec<Value> = (0..1 + i % 3)
-                    .map(|j| {
-                        let key = format!("OL{}A", 1 + (i * 7 + j * 13) % authors);
-                        all_authors.insert(key.clone());
-                        json!({"key": format!("/authors/{key}"), "name": format!("Author {key}")})
-                    })
-                    .collect();
-                work["authors"] = Value::Array(refs);
-                if i % 10 == 9 {
-                    work.as_object_mut().unwrap().remove("first_publish_year");
-                }
-                work
-            })
+        let works: Vec<Value> = (0..works).map(|i| synth::work(i, authors)).collect();
+        let authors = works
+            .iter()
+            .flat_map(|w| w["authors"].as_array().unwrap().iter())
+            .map(|a| a["key"].as_str().unwrap().trim_start_matches("/authors/").to_string())
             .collect();
         let work_count = works.len() as u64;
-        Self { subject: subject.to_string(), works, work_count, authors: all_authors }
+        Self { subject: subject.to_string(), works, work_count, authors }
     }
 
     /// The page the real API would give for `limit` and `offset`.
     pub fn page(&self, limit: u64, offset: u64) -> Vec<u8> {
         let start = (offset as usize).min(self.works.len());
         let end = (start + limit as usize).min(self.works.len());
-        let page = json!({
-            "key": format!("/subjects/{}", self.subject),
-            "name": self.subject.replace('_', " "),
-            "subject_type": "subject",
-            "work_count": self.work_count,
-            "works": &self.works[start..end],
-        });
-        serde_json::to_vec(&page).unwrap()
+        synth::page(&self.subject, &self.works[start..end], self.work_count)
     }
 
     /// An author record shaped like the real OL23919A record.
     pub fn author(key: &str) -> Vec<u8> {
-        let mut record: Value = serde_json::from_str(AUTHOR_OL23919A).unwrap();
-        record["key"] = json!(format!("/authors/{key}"));
-        record["name"] = json!(format!("Author {key}"));
-        serde_json::to_vec(&record).unwrap()
+        synth::author(key)
     }
 
     /// Answers like Open Library for this world.

@@ -1,0 +1,89 @@
+//! Writes a synthetic raw partition straight into a lake, as `fetch` would have landed it: pages of
+//! 1000 works, one cached record per author, and the manifest. For benchmarks and for measuring
+//! `transform` at sizes the fake API would take too long to serve.
+//!
+//!     cargo run --release --example generate_raw -- LAKE_DIR SUBJECT DS WORKS AUTHORS
+//!     cargo run --release --example generate_raw -- /tmp/lake love 2024-05-01 100000 20000
+
+use std::collections::BTreeSet;
+
+use bookpipe::fetch::{AuthorCounts, AuthorRecord, FetchDetails};
+use bookpipe::lake::{self, Lake};
+use bookpipe::manifest::{self, Manifest, Object};
+use bookpipe::settings::{Ds, LakeUrl, Subject};
+use bookpipe::synth;
+use bytes::Bytes;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [lake_dir, subject, ds, works, authors] = args.as_slice() else {
+        anyhow::bail!("usage: generate_raw LAKE_DIR SUBJECT DS WORKS AUTHORS");
+    };
+    let lake = Lake::open(&LakeUrl::parse("lake", lake_dir)?)?;
+    let (subject, ds) = (Subject::parse("subject", subject)?, Ds::parse("ds", ds)?);
+    let (works, authors): (usize, usize) = (works.parse()?, authors.parse()?);
+    let now = chrono::Utc::now();
+    let partition = lake::raw_subject_partition(&subject, ds);
+    let limit = 1000;
+
+    let mut objects = Vec::new();
+    let mut keys = BTreeSet::new();
+    for (index, offset) in (0..works).step_by(limit).enumerate() {
+        let body = synth::subject_page(subject.as_str(), works, authors, limit, offset);
+        for work in offset..works.min(offset + limit) {
+            let value = synth::work(work, authors);
+            for author in value["authors"].as_array().into_iter().flatten() {
+                keys.insert(author["key"].as_str().unwrap_or_default().trim_start_matches("/authors/").to_string());
+            }
+        }
+        let path = partition.clone().join(lake::page_name(index as u32));
+        objects.push(Object::describe(&path, &body, Some(works.min(offset + limit).saturating_sub(offset) as u64)));
+        lake.put(&path, Bytes::from(body)).await?;
+    }
+    let pages = objects.len() as u32;
+    let stamp = now.format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let mut records = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let body = synth::author(key);
+        let path = lake::raw_authors_prefix().join(key.as_str()).join(format!("{stamp}.json"));
+        objects.push(Object::describe(&path, &body, None));
+        records.push(AuthorRecord {
+            key: key.clone(),
+            path: path.to_string(),
+            bytes: body.len() as u64,
+            fetched_at: now,
+            reused: false,
+        });
+        lake.put(&path, Bytes::from(body)).await?;
+    }
+    objects.sort_by(|a, b| a.path.cmp(&b.path));
+    let distinct = keys.len() as u64;
+    let details = FetchDetails {
+        fetched_at: now,
+        api_url: "synthetic://generate_raw".into(),
+        limit: limit as u32,
+        max_works: None,
+        work_count: works as u64,
+        works: works as u64,
+        pages,
+        pages_resumed: 0,
+        authors: AuthorCounts { distinct, fetched: distinct, reused: 0, missing: 0 },
+        author_records: records,
+        missing_authors: vec![],
+        requests: 0,
+    };
+    let manifest = Manifest {
+        task: "fetch".into(),
+        subject: subject.to_string(),
+        ds: ds.to_string(),
+        bookpipe_version: bookpipe::VERSION.into(),
+        created_at: now,
+        inputs: vec![],
+        objects,
+        details,
+    };
+    manifest::write(&lake, &partition, &manifest).await?;
+    println!("wrote {works} works in {pages} pages and {distinct} authors to {lake_dir}/{partition}");
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! `aggregate`: the three answers (design doc: gold), computed in SQL inside the warehouse from
+//! the loaded slice, stored in the gold tables (slice replaced in one transaction), and written to
+//! the lake as `gold/<table>/subject=S/ds=D/part-00000.parquet` and `.csv` with a manifest.
+//!
+//! Where each number is counted: `sql/gold/*.sql`. The summary printed at the end is computed here
+//! from the answers, purely.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use crate::cli::OutputFormat;
+use crate::exit::{MissingInput, Outcome};
+use crate::lake::{self, Lake};
+use crate::manifest::{self, Input, Manifest};
+use crate::parquet_io::ParquetOut;
+use crate::settings::{AggregateSettings, Ds, Subject};
+use crate::transform::silver_partition;
+use crate::warehouse::{GOLD, LOADED, Warehouse};
+
+/// The gold manifest's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldDetails {
+    pub table: String,
+    pub rows: u64,
+    pub warehouse: String,
+}
+
+/// The short answer printed after a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub subject: String,
+    pub ds: String,
+    pub books: i64,
+    pub books_without_year: i64,
+    pub authors: u64,
+    pub top_authors: Vec<TopAuthor>,
+    pub busiest_years: Vec<BusyYear>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopAuthor {
+    pub author_key: String,
+    pub author_name: Option<String>,
+    pub total_books: i64,
+    pub dated_books: i64,
+    pub avg_books_per_active_year: Option<f64>,
+    pub avg_books_per_career_year: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusyYear {
+    pub year: i32,
+    pub books: i64,
+    pub authors: i64,
+}
+
+/// The gold partition of a gold table.
+pub fn gold_partition(table: &str, subject: &Subject, ds: Ds) -> object_store::path::Path {
+    lake::hive(&["gold", table], subject, ds)
+}
+
+pub async fn run(lake: &Lake, settings: &AggregateSettings) -> anyhow::Result<Outcome> {
+    let span = tracing::info_span!("aggregate", subject = %settings.subject, ds = %settings.ds);
+    aggregate(lake, settings).instrument(span).await.with_context(|| {
+        format!("aggregate of subject {} for ds {} in {} failed", settings.subject, settings.ds, settings.warehouse)
+    })
+}
+
+async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Outcome> {
+    let mut warehouse = Warehouse::connect(&s.warehouse).await?;
+    warehouse.migrate().await?;
+    if !warehouse.is_loaded(&s.subject, s.ds).await? {
+        return Err(MissingInput {
+            what: "the warehouse slice".into(),
+            path: format!("{} (subject {}, ds {})", s.warehouse, s.subject, s.ds),
+            hint: format!("run `bookpipe load --ds {} --subject {}` first", s.ds, s.subject),
+        }
+        .into());
+    }
+    let answers = warehouse.aggregate(&s.subject, s.ds).await?;
+    let (books, undated) = warehouse.undated_books(&s.subject, s.ds).await?;
+
+    let mut inputs = Vec::new();
+    for table in LOADED {
+        if let Some(c) = manifest::read::<serde_json::Value>(lake, &silver_partition(table, &s.subject, s.ds)).await? {
+            inputs.push(Input { manifest: c.path.to_string(), sha256: c.sha256 });
+        }
+    }
+    for (gold, batch) in GOLD.iter().zip(&answers) {
+        let partition = gold_partition(gold.name, &s.subject, s.ds);
+        manifest::remove(lake, &partition).await?;
+        let parquet_path = partition.clone().join("part-00000.parquet");
+        let mut out = ParquetOut::create(lake, &parquet_path, gold.schema.clone());
+        out.write(batch).await?;
+        let parquet = out.finish(batch.num_rows() as u64).await?;
+        let csv = csv_bytes(batch)?;
+        let csv_path = partition.clone().join("part-00000.csv");
+        let csv_object = manifest::Object::describe(&csv_path, &csv, Some(batch.num_rows() as u64));
+        lake.put(&csv_path, Bytes::from(csv)).await?;
+        let manifest = Manifest {
+            task: format!("aggregate:{}", gold.name),
+            subject: s.subject.to_string(),
+            ds: s.ds.to_string(),
+            bookpipe_version: crate::VERSION.into(),
+            created_at: chrono::Utc::now(),
+            inputs: inputs.clone(),
+            objects: vec![csv_object, parquet],
+            details: GoldDetails {
+                table: gold.name.into(),
+                rows: batch.num_rows() as u64,
+                warehouse: s.warehouse.to_string(),
+            },
+        };
+        manifest::write(lake, &partition, &manifest).await?;
+    }
+    let summary = summarize(&s.subject, s.ds, &answers, books, undated);
+    tracing::info!(
+        books = summary.books,
+        books_without_year = summary.books_without_year,
+        authors = summary.authors,
+        "gold tables written"
+    );
+    match s.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&summary)?),
+        OutputFormat::Auto if std::io::stdout().is_terminal() => print!("{}", render(&summary)),
+        OutputFormat::Auto => {}
+    }
+    Ok(Outcome::Done)
+}
+
+fn csv_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
+    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(Vec::new());
+    writer.write(batch)?;
+    Ok(writer.into_inner())
+}
+
+/// The summary of the answers: the five authors with the most books, the five busiest years.
+pub fn summarize(subject: &Subject, ds: Ds, answers: &[RecordBatch], books: i64, undated: i64) -> Summary {
+    let averages = &answers[1];
+    let text = |name: &str| averages.column_by_name(name).expect("gold column").as_string::<i32>().clone();
+    let int = |name: &str| averages.column_by_name(name).expect("gold column").as_primitive::<Int64Type>().clone();
+    let float = |name: &str| averages.column_by_name(name).expect("gold column").as_primitive::<Float64Type>().clone();
+    let (keys, names, total, dated) = (text("author_key"), text("author_name"), int("total_books"), int("dated_books"));
+    let (active, career) = (float("avg_books_per_active_year"), float("avg_books_per_career_year"));
+    let option = |a: &arrow::array::Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
+    let mut top_authors: Vec<TopAuthor> = (0..averages.num_rows())
+        .map(|i| TopAuthor {
+            author_key: keys.value(i).to_string(),
+            author_name: names.is_valid(i).then(|| names.value(i).to_string()),
+            total_books: total.value(i),
+            dated_books: dated.value(i),
+            avg_books_per_active_year: option(&active, i),
+            avg_books_per_career_year: option(&career, i),
+        })
+        .collect();
+    top_authors.sort_by(|a, b| b.total_books.cmp(&a.total_books).then_with(|| a.author_key.cmp(&b.author_key)));
+    top_authors.truncate(5);
+
+    let per_year = &answers[2];
+    let column = |name: &str| per_year.column_by_name(name).expect("gold column");
+    let (years, year_books, year_authors) = (
+        column("year").as_primitive::<Int32Type>(),
+        column("books").as_primitive::<Int64Type>(),
+        column("authors").as_primitive::<Int64Type>(),
+    );
+    let mut busiest_years: Vec<BusyYear> = (0..per_year.num_rows())
+        .map(|i| BusyYear { year: years.value(i), books: year_books.value(i), authors: year_authors.value(i) })
+        .collect();
+    busiest_years.sort_by(|a, b| b.books.cmp(&a.books).then_with(|| a.year.cmp(&b.year)));
+    busiest_years.truncate(5);
+    Summary {
+        subject: subject.to_string(),
+        ds: ds.to_string(),
+        books,
+        books_without_year: undated,
+        authors: averages.num_rows() as u64,
+        top_authors,
+        busiest_years,
+    }
+}
+
+/// The summary for a person at a terminal.
+pub fn render(summary: &Summary) -> String {
+    let mut out = format!(
+        "{} on {}: {} books ({} without a year), {} authors\n",
+        summary.subject, summary.ds, summary.books, summary.books_without_year, summary.authors
+    );
+    out.push_str("top authors            books  dated  per active year  per career year\n");
+    let avg = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    for a in &summary.top_authors {
+        let name = a.author_name.as_deref().unwrap_or(&a.author_key);
+        let name: String = name.chars().take(22).collect();
+        out.push_str(&format!(
+            "  {name:<22}{:>5}  {:>5}  {:>15}  {:>15}\n",
+            a.total_books,
+            a.dated_books,
+            avg(a.avg_books_per_active_year),
+            avg(a.avg_books_per_career_year)
+        ));
+    }
+    out.push_str("busiest years\n");
+    for y in &summary.busiest_years {
+        out.push_str(&format!("  {}  {} books by {} authors\n", y.year, y.books, y.authors));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn answers() -> Vec<RecordBatch> {
+        let [per_author_year, average, per_year] = &*GOLD;
+        let empty = RecordBatch::new_empty(per_author_year.schema.clone());
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["OL1A", "OL2A", "OL3A"])),
+            Arc::new(StringArray::from(vec![Some("Ann"), None, Some("Cy")])),
+            Arc::new(Int64Array::from(vec![2, 5, 2])),
+            Arc::new(Int64Array::from(vec![1, 4, 0])),
+            Arc::new(Int32Array::from(vec![Some(1990), Some(2000), None])),
+            Arc::new(Int32Array::from(vec![Some(1990), Some(2003), None])),
+            Arc::new(Int64Array::from(vec![1, 2, 0])),
+            Arc::new(Float64Array::from(vec![Some(1.0), Some(2.0), None])),
+            Arc::new(Float64Array::from(vec![Some(1.0), Some(1.0), None])),
+        ];
+        let average = RecordBatch::try_new(average.schema.clone(), columns).unwrap();
+        let years = RecordBatch::try_new(
+            per_year.schema.clone(),
+            vec![
+                Arc::new(Int32Array::from(vec![1990, 2000, 2003])),
+                Arc::new(Int64Array::from(vec![1, 3, 3])),
+                Arc::new(Int64Array::from(vec![1, 1, 2])),
+            ],
+        )
+        .unwrap();
+        vec![empty, average, years]
+    }
+
+    #[test]
+    fn the_summary_ranks_authors_and_years() {
+        let subject = Subject::parse("s", "love").unwrap();
+        let summary = summarize(&subject, Ds::parse("d", "2024-05-01").unwrap(), &answers(), 9, 2);
+        let authors: Vec<(&str, i64)> =
+            summary.top_authors.iter().map(|a| (a.author_key.as_str(), a.total_books)).collect();
+        assert_eq!(authors, [("OL2A", 5), ("OL1A", 2), ("OL3A", 2)]);
+        assert_eq!(summary.top_authors[2].avg_books_per_active_year, None);
+        let years: Vec<i32> = summary.busiest_years.iter().map(|y| y.year).collect();
+        assert_eq!(years, [2000, 2003, 1990]);
+        assert_eq!((summary.books, summary.books_without_year, summary.authors), (9, 2, 3));
+        let text = render(&summary);
+        assert!(text.starts_with("love on 2024-05-01: 9 books (2 without a year), 3 authors\n"), "{text}");
+        assert!(text.contains("  OL2A                      5      4             2.00             1.00\n"), "{text}");
+        assert!(text.contains("  2000  3 books by 1 authors\n"), "{text}");
+    }
+}

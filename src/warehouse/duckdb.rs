@@ -1,0 +1,223 @@
+//! The embedded warehouse: one DuckDB file, no server.
+//!
+//! DuckDB's API is blocking, so every call runs on a blocking thread; loads stream Arrow batches to
+//! that thread through a small channel (bounded memory) and append them with DuckDB's Arrow
+//! appender inside one transaction, which commits only when every table arrived.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ::duckdb::{Connection, params};
+use arrow::array::RecordBatch;
+use futures::TryStreamExt;
+
+use super::{
+    Batches, GOLD, LOADED, LoadCounts, MIGRATIONS, UNDATED_SQL, WarehouseError, count_sql, with_slice_columns,
+};
+use crate::settings::{Ds, Subject};
+use crate::tables::Table;
+
+pub struct DuckDb {
+    conn: Arc<Mutex<Connection>>,
+    path: String,
+}
+
+/// What the loader thread is sent: batches, then `Commit` once every table has been read.
+enum Message {
+    Batch(Table, RecordBatch),
+    Commit,
+}
+
+impl DuckDb {
+    pub async fn open(path: &Path) -> Result<Self, WarehouseError> {
+        let display = path.display().to_string();
+        let owned: PathBuf = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || {
+            if let Some(parent) = owned.parent().filter(|p| !p.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            Connection::open(&owned)
+        })
+        .await
+        .map_err(|err| WarehouseError::Worker(err.to_string()))?
+        .map_err(|source| WarehouseError::DuckDb {
+            path: display.clone(),
+            context: "opening".into(),
+            source,
+        })?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: display })
+    }
+
+    /// Runs `f` on a blocking thread with the connection; errors carry the file and `context`.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&mut Connection) -> Result<T, WarehouseError> + Send + 'static,
+    ) -> Result<T, WarehouseError> {
+        let conn = self.conn.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().map_err(|_| WarehouseError::Worker("a DuckDB call panicked".into()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|err| WarehouseError::Worker(err.to_string()))?;
+        result.map_err(|err| match err {
+            WarehouseError::DuckDb { source, context: inner, .. } if inner.is_empty() => {
+                WarehouseError::DuckDb { path: self.path.clone(), context: context.to_string(), source }
+            }
+            other => other,
+        })
+    }
+
+    pub async fn migrate(&mut self) -> Result<Vec<u32>, WarehouseError> {
+        self.blocking("migrating", |conn| {
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS bookpipe_migrations \
+                 (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)",
+            )
+            .map_err(db)?;
+            let current: Option<i32> =
+                conn.query_row("SELECT max(version) FROM bookpipe_migrations", [], |row| row.get(0)).map_err(db)?;
+            let mut applied = vec![];
+            for (version, name, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v as i32 > current.unwrap_or(0)) {
+                let tx = conn.transaction().map_err(db)?;
+                tx.execute_batch(sql).map_err(db)?;
+                tx.execute(
+                    "INSERT INTO bookpipe_migrations VALUES ($1, $2, current_timestamp)",
+                    params![version, name],
+                )
+                .map_err(db)?;
+                tx.commit().map_err(db)?;
+                applied.push(*version);
+            }
+            Ok(applied)
+        })
+        .await
+    }
+
+    pub async fn replace_slice(
+        &mut self,
+        subject: &Subject,
+        ds: Ds,
+        tables: Vec<(Table, Batches)>,
+    ) -> Result<LoadCounts, WarehouseError> {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Message>(4);
+        let (subject, ds) = (subject.clone(), ds);
+        let writer = self.blocking("loading", move |conn| {
+            let (subject_text, ds_text) = (subject.to_string(), ds.to_string());
+            let tx = conn.transaction().map_err(db)?;
+            for table in LOADED.iter().map(|t| t.name()).chain(["loads"]) {
+                let sql = format!("DELETE FROM {table} WHERE subject = $1 AND ds = CAST($2 AS DATE)");
+                tx.execute(&sql, params![subject_text, ds_text]).map_err(db)?;
+            }
+            let (counts, committed) = {
+                let mut counts = LoadCounts::default();
+                let mut appender: Option<(Table, ::duckdb::Appender<'_>)> = None;
+                let mut committed = false;
+                while let Some(message) = receiver.blocking_recv() {
+                    let (table, batch) = match message {
+                        Message::Batch(table, batch) => (table, batch),
+                        Message::Commit => {
+                            committed = true;
+                            break;
+                        }
+                    };
+                    if appender.as_ref().map(|(t, _)| *t) != Some(table) {
+                        if let Some((_, mut done)) = appender.take() {
+                            done.flush().map_err(db)?;
+                        }
+                        appender = Some((table, tx.appender(table.name()).map_err(db)?));
+                    }
+                    let rows = batch.num_rows() as u64;
+                    let batch = with_slice_columns(&batch, &subject, ds).map_err(|source| WarehouseError::Arrow {
+                        context: format!("loading {}", table.name()),
+                        source,
+                    })?;
+                    let (_, app) = appender.as_mut().expect("set above");
+                    app.append_record_batch(batch).map_err(db)?;
+                    *counts.get_mut(table) += rows;
+                }
+                if let Some((_, mut done)) = appender.take() {
+                    done.flush().map_err(db)?;
+                }
+                (counts, committed)
+            };
+            if !committed {
+                // The reading side failed: dropping the transaction rolls every table back.
+                return Err(WarehouseError::Worker("the load was abandoned before all tables were read".into()));
+            }
+            tx.execute(
+                "INSERT INTO loads VALUES ($1, CAST($2 AS DATE), $3, $4, $5, current_timestamp)",
+                params![subject_text, ds_text, counts.books, counts.authors, counts.book_authors],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(counts)
+        });
+        let reader = async move {
+            for (table, mut batches) in tables {
+                while let Some(batch) = batches.try_next().await? {
+                    if sender.send(Message::Batch(table, batch)).await.is_err() {
+                        return Ok(()); // The writer stopped; its error is the one to report.
+                    }
+                }
+            }
+            let _ = sender.send(Message::Commit).await;
+            Ok::<(), WarehouseError>(())
+        };
+        let (written, read) = tokio::join!(writer, reader);
+        read?;
+        written
+    }
+
+    pub async fn is_loaded(&mut self, subject: &Subject, ds: Ds) -> Result<bool, WarehouseError> {
+        Ok(self.count("loads", Some((subject, ds))).await? > 0)
+    }
+
+    pub async fn count(&mut self, table: &str, slice: Option<(&Subject, Ds)>) -> Result<i64, WarehouseError> {
+        let sql = count_sql(table, slice.is_some());
+        let slice = slice.map(|(s, d)| (s.to_string(), d.to_string()));
+        self.blocking("counting", move |conn| {
+            match slice {
+                Some((subject, ds)) => conn.query_row(&sql, params![subject, ds], |row| row.get(0)),
+                None => conn.query_row(&sql, [], |row| row.get(0)),
+            }
+            .map_err(db)
+        })
+        .await
+    }
+
+    pub async fn undated_books(&mut self, subject: &Subject, ds: Ds) -> Result<(i64, i64), WarehouseError> {
+        let (subject, ds) = (subject.to_string(), ds.to_string());
+        self.blocking("counting undated books", move |conn| {
+            conn.query_row(UNDATED_SQL, params![subject, ds], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db)
+        })
+        .await
+    }
+
+    /// Replaces the gold slices in one transaction and reads them back as Arrow.
+    pub async fn aggregate(&mut self, subject: &Subject, ds: Ds) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
+        let (subject, ds) = (subject.to_string(), ds.to_string());
+        self.blocking("aggregating", move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            for gold in GOLD.iter() {
+                for sql in gold.replace_sql() {
+                    tx.execute(&sql, params![subject, ds]).map_err(db)?;
+                }
+            }
+            let mut answers = Vec::with_capacity(GOLD.len());
+            for gold in GOLD.iter() {
+                let mut statement = tx.prepare(&gold.read_sql()).map_err(db)?;
+                answers.push(statement.query_arrow(params![subject, ds]).map_err(db)?.collect());
+            }
+            tx.commit().map_err(db)?;
+            Ok(answers)
+        })
+        .await
+    }
+}
+
+/// A DuckDB error; [`DuckDb::blocking`] fills in the file and the context.
+fn db(source: ::duckdb::Error) -> WarehouseError {
+    WarehouseError::DuckDb { path: String::new(), context: String::new(), source }
+}

@@ -1,0 +1,255 @@
+//! The server warehouse: PostgreSQL through `tokio-postgres`, loading with binary `COPY`.
+//!
+//! Redshift speaks the same protocol for what this needs except binary `COPY FROM STDIN` (Redshift
+//! loads from S3 instead); see the README's Redshift notes. Nothing here logs the connection
+//! string: errors name the server by its redacted URL.
+
+use std::pin::pin;
+
+use arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
+};
+use arrow::datatypes::{DataType, Int16Type, Int32Type, Int64Type, SchemaRef};
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls, Row};
+
+use super::{Batches, GOLD, LOADED, LoadCounts, MIGRATIONS, UNDATED_SQL, WarehouseError, count_sql};
+use crate::settings::{Ds, PgTarget, Subject};
+use crate::tables::Table;
+
+pub struct Postgres {
+    client: Client,
+    url: String,
+}
+
+/// Serialises migrations of concurrent `load`s (an arbitrary, fixed advisory lock key).
+const MIGRATION_LOCK: i64 = 0x626f_6f6b_7069_7065;
+
+impl Postgres {
+    pub async fn connect(target: &PgTarget) -> Result<Self, WarehouseError> {
+        let url = target.redacted.clone();
+        let (client, connection) = target.config.connect(NoTls).await.map_err(|source| WarehouseError::Postgres {
+            url: url.clone(),
+            context: "connecting".into(),
+            source,
+        })?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::warn!(error = %err, "PostgreSQL connection closed with an error");
+            }
+        });
+        Ok(Self { client, url })
+    }
+
+    pub async fn migrate(&mut self) -> Result<Vec<u32>, WarehouseError> {
+        let url = self.url.clone();
+        let tx = self.client.transaction().await.map_err(pg_err(&url, "migrating"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg_err(&url, "migrating"))?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS bookpipe_migrations \
+             (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)",
+        )
+        .await
+        .map_err(pg_err(&url, "migrating"))?;
+        let row = tx
+            .query_one("SELECT max(version) FROM bookpipe_migrations", &[])
+            .await
+            .map_err(pg_err(&url, "migrating"))?;
+        let current: i32 = row.get::<_, Option<i32>>(0).unwrap_or(0);
+        let mut applied = vec![];
+        for (version, name, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v as i32 > current) {
+            tx.batch_execute(sql).await.map_err(pg_err(&url, format!("applying migration {version} ({name})")))?;
+            tx.execute(
+                "INSERT INTO bookpipe_migrations VALUES ($1, $2, localtimestamp)",
+                &[&(*version as i32), &name.to_string()],
+            )
+            .await
+            .map_err(pg_err(&url, "migrating"))?;
+            applied.push(*version);
+        }
+        tx.commit().await.map_err(pg_err(&url, "migrating"))?;
+        Ok(applied)
+    }
+
+    pub async fn replace_slice(
+        &mut self,
+        subject: &Subject,
+        ds: Ds,
+        tables: Vec<(Table, Batches)>,
+    ) -> Result<LoadCounts, WarehouseError> {
+        let url = self.url.clone();
+        let err = |context: String| pg_err(&url, context);
+        let (subject, date) = (subject.as_str(), ds.date());
+        let tx = self.client.transaction().await.map_err(err("loading".into()))?;
+        for table in LOADED.iter().map(|t| t.name()).chain(["loads"]) {
+            let sql = format!("DELETE FROM {table} WHERE subject = $1 AND ds = $2");
+            tx.execute(&sql, &[&subject, &date]).await.map_err(err(format!("clearing {table}")))?;
+        }
+        let mut counts = LoadCounts::default();
+        for (table, mut batches) in tables {
+            let schema = table.schema();
+            let mut types = vec![Type::VARCHAR, Type::DATE];
+            types.extend(schema.fields().iter().map(|f| pg_type(f.data_type())));
+            let columns: Vec<&str> =
+                ["subject", "ds"].into_iter().chain(schema.fields().iter().map(|f| f.name().as_str())).collect();
+            let copy = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", table.name(), columns.join(", "));
+            let context = || format!("copying into {}", table.name());
+            let sink = tx.copy_in(&copy).await.map_err(err(context()))?;
+            let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
+            while let Some(batch) = batches.try_next().await? {
+                let values: Vec<Values> = batch.columns().iter().map(Values::of).collect();
+                for row in 0..batch.num_rows() {
+                    let mut fields: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(values.len() + 2);
+                    fields.push(&subject);
+                    fields.push(&date);
+                    fields.extend(values.iter().map(|v| v.get(row)));
+                    writer.as_mut().write(&fields).await.map_err(err(context()))?;
+                }
+            }
+            *counts.get_mut(table) = writer.as_mut().finish().await.map_err(err(context()))?;
+        }
+        let (books, authors, links) = (counts.books as i64, counts.authors as i64, counts.book_authors as i64);
+        tx.execute(
+            "INSERT INTO loads VALUES ($1, $2, $3, $4, $5, localtimestamp)",
+            &[&subject, &date, &books, &authors, &links],
+        )
+        .await
+        .map_err(err("recording the load".into()))?;
+        tx.commit().await.map_err(err("committing the load".into()))?;
+        Ok(counts)
+    }
+
+    pub async fn is_loaded(&mut self, subject: &Subject, ds: Ds) -> Result<bool, WarehouseError> {
+        Ok(self.count("loads", Some((subject, ds))).await? > 0)
+    }
+
+    pub async fn count(&mut self, table: &str, slice: Option<(&Subject, Ds)>) -> Result<i64, WarehouseError> {
+        let sql = count_sql(table, slice.is_some());
+        let row = match slice {
+            Some((subject, ds)) => self.client.query_one(&sql, &[&subject.as_str(), &ds.date()]).await,
+            None => self.client.query_one(&sql, &[]).await,
+        }
+        .map_err(pg_err(&self.url, "counting"))?;
+        Ok(row.get(0))
+    }
+
+    pub async fn undated_books(&mut self, subject: &Subject, ds: Ds) -> Result<(i64, i64), WarehouseError> {
+        let row = self
+            .client
+            .query_one(UNDATED_SQL, &[&subject.as_str(), &ds.date()])
+            .await
+            .map_err(pg_err(&self.url, "counting undated books"))?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    pub async fn aggregate(&mut self, subject: &Subject, ds: Ds) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
+        let (subject, date): (&str, NaiveDate) = (subject.as_str(), ds.date());
+        let url = self.url.clone();
+        let tx = self.client.transaction().await.map_err(pg_err(&url, "aggregating"))?;
+        for gold in GOLD.iter() {
+            for sql in gold.replace_sql() {
+                tx.execute(&sql, &[&subject, &date]).await.map_err(pg_err(&url, format!("computing {}", gold.name)))?;
+            }
+        }
+        let mut answers = Vec::with_capacity(GOLD.len());
+        for gold in GOLD.iter() {
+            let rows = tx.query(&gold.read_sql(), &[&subject, &date]).await.map_err(pg_err(&url, "reading gold"))?;
+            let batch = rows_to_batch(&gold.schema, &rows)
+                .map_err(|source| WarehouseError::Arrow { context: format!("reading {}", gold.name), source })?;
+            answers.push(vec![batch]);
+        }
+        tx.commit().await.map_err(pg_err(&url, "aggregating"))?;
+        Ok(answers)
+    }
+}
+
+/// A PostgreSQL error, naming the server (redacted) and what was being done.
+fn pg_err(url: &str, context: impl Into<String>) -> Box<dyn FnOnce(tokio_postgres::Error) -> WarehouseError> {
+    let (url, context) = (url.to_string(), context.into());
+    Box::new(move |source| WarehouseError::Postgres { url, context, source })
+}
+
+/// The PostgreSQL type binary COPY must be told for an Arrow column (as the migration declares).
+fn pg_type(data_type: &DataType) -> Type {
+    match data_type {
+        DataType::Utf8 => Type::VARCHAR,
+        DataType::Int16 => Type::INT2,
+        DataType::Int32 => Type::INT4,
+        DataType::Int64 => Type::INT8,
+        DataType::Boolean => Type::BOOL,
+        other => unreachable!("silver tables have no {other} column"),
+    }
+}
+
+/// One Arrow column as values `tokio-postgres` can write.
+enum Values<'a> {
+    Text(Vec<Option<&'a str>>),
+    I16(Vec<Option<i16>>),
+    I32(Vec<Option<i32>>),
+    I64(Vec<Option<i64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl<'a> Values<'a> {
+    fn of(array: &'a ArrayRef) -> Self {
+        match array.data_type() {
+            DataType::Utf8 => Values::Text(array.as_string::<i32>().iter().collect()),
+            DataType::Int16 => Values::I16(array.as_primitive::<Int16Type>().iter().collect()),
+            DataType::Int32 => Values::I32(array.as_primitive::<Int32Type>().iter().collect()),
+            DataType::Int64 => Values::I64(array.as_primitive::<Int64Type>().iter().collect()),
+            DataType::Boolean => {
+                let bools: &BooleanArray = array.as_boolean();
+                Values::Bool(bools.iter().collect())
+            }
+            other => unreachable!("silver tables have no {other} column"),
+        }
+    }
+
+    fn get(&self, row: usize) -> &(dyn ToSql + Sync) {
+        match self {
+            Values::Text(v) => &v[row],
+            Values::I16(v) => &v[row],
+            Values::I32(v) => &v[row],
+            Values::I64(v) => &v[row],
+            Values::Bool(v) => &v[row],
+        }
+    }
+}
+
+/// Query rows into one batch of `schema` (gold tables: text, int4, int8, float8 columns).
+fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| -> ArrayRef {
+            match field.data_type() {
+                DataType::Utf8 => {
+                    let mut b = StringBuilder::new();
+                    rows.iter().for_each(|r| b.append_option(r.get::<_, Option<&str>>(i)));
+                    std::sync::Arc::new(b.finish())
+                }
+                DataType::Int32 => {
+                    let mut b = Int32Builder::new();
+                    rows.iter().for_each(|r| b.append_option(r.get::<_, Option<i32>>(i)));
+                    std::sync::Arc::new(b.finish())
+                }
+                DataType::Int64 => {
+                    let mut b = Int64Builder::new();
+                    rows.iter().for_each(|r| b.append_option(r.get::<_, Option<i64>>(i)));
+                    std::sync::Arc::new(b.finish())
+                }
+                DataType::Float64 => {
+                    let mut b = Float64Builder::new();
+                    rows.iter().for_each(|r| b.append_option(r.get::<_, Option<f64>>(i)));
+                    std::sync::Arc::new(b.finish())
+                }
+                other => unreachable!("gold tables have no {other} column"),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns)
+}

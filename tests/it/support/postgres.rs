@@ -1,0 +1,98 @@
+//! A real PostgreSQL server for one test: `initdb` into a temp dir from the installed server
+//! binaries, started on a free 127.0.0.1 port, stopped and removed when dropped. A missing server
+//! binary fails the test (it never skips): CI must exercise the PostgreSQL path.
+//!
+//! `initdb` refuses to run as root, so as root the server runs as the `postgres` user.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct PgServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    user: Option<String>,
+    pub port: u16,
+}
+
+/// The server binaries: `BOOKPIPE_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`.
+fn pg_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("BOOKPIPE_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries are needed: install postgresql (or set BOOKPIPE_PG_BIN)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").is_file())
+        .collect();
+    found.sort();
+    found.pop().expect("no /usr/lib/postgresql/*/bin/initdb: install postgresql (or set BOOKPIPE_PG_BIN)")
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+impl PgServer {
+    pub fn start() -> Self {
+        let bin = pg_bin();
+        let dir = tempfile::Builder::new().prefix("bookpipe-pg-").tempdir().unwrap();
+        let user = is_root().then(|| "postgres".to_string());
+        if let Some(user) = &user {
+            let status = Command::new("chown").arg("-R").arg(user).arg(dir.path()).status().unwrap();
+            assert!(status.success(), "chown of the PostgreSQL temp dir to {user}");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = Self { dir, bin, user, port };
+        let data = server.data();
+        server.run("initdb", &["-D", &data, "-A", "trust", "-U", "bookpipe", "--locale=C", "-E", "UTF8"]);
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            server.dir.path().display()
+        );
+        let log = server.dir.path().join("server.log").display().to_string();
+        server.run("pg_ctl", &["-D", &data, "-o", &options, "-l", &log, "-w", "-t", "60", "start"]);
+        server
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// A server program, run as the server's user.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        match &self.user {
+            Some(user) => {
+                let mut command = Command::new("runuser");
+                command.arg("-u").arg(user).arg("--").arg(&path);
+                command
+            }
+            None => Command::new(&path),
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.command(program).args(args).current_dir(self.dir.path()).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{program} failed: {}\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Creates a database and returns its URL.
+    pub fn database(&self, name: &str) -> String {
+        let port = self.port.to_string();
+        self.run("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "bookpipe", name]);
+        format!("postgres://bookpipe@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self.command("pg_ctl").args(["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+    }
+}
