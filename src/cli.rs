@@ -48,6 +48,9 @@ pub struct GlobalArgs {
     /// Log line format; `auto` is human on a terminal and JSON otherwise.
     #[arg(long, global = true, env = "BOOKPIPE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+    /// Exit code for "nothing to do"; 0 for runners that cannot skip on a code (AWS ECS).
+    #[arg(long, global = true, env = "BOOKPIPE_NOTHING_TO_DO_EXIT_CODE", default_value_t = 3)]
+    pub nothing_to_do_exit_code: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

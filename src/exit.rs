@@ -6,7 +6,7 @@
 //! | 0 | success: the partition was written |
 //! | 1 | failure: network, storage or data error; a retry may succeed |
 //! | 2 | bad input: a flag or environment variable is wrong (clap's usage errors use 2 too) |
-//! | 3 | nothing to do: the partition is already complete (use `--force` to redo it) |
+//! | 3 | nothing to do: the partition is already complete (use `--force` to redo it); another code with `--nothing-to-do-exit-code` |
 //! | 4 | missing input: the upstream partition is absent or incomplete; run the earlier task first |
 
 use std::fmt;

@@ -12,13 +12,12 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use tracing::Instrument;
 
-use crate::exit::{MissingInput, Outcome};
+use crate::exit::Outcome;
 use crate::lake::Lake;
-use crate::manifest;
 use crate::parquet_io::read_batches;
 use crate::settings::ExportSettings;
 use crate::tables::Table;
-use crate::transform::{TransformDetails, silver_partition};
+use crate::transform::read_committed;
 
 /// The tables exported, in this order.
 pub const EXPORTED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];
@@ -34,15 +33,7 @@ pub async fn run(lake: &Lake, settings: &ExportSettings) -> anyhow::Result<Outco
 async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
     for table in EXPORTED {
-        let partition = silver_partition(table, &s.subject, s.ds);
-        let Some(committed) = manifest::read::<TransformDetails>(lake, &partition).await? else {
-            return Err(MissingInput {
-                what: format!("the silver {} partition", table.name()),
-                path: format!("{}/{partition}", lake.url()),
-                hint: format!("run `bookpipe transform --ds {} --subject {}` first", s.ds, s.subject),
-            }
-            .into());
-        };
+        let committed = read_committed(lake, table, &s.subject, s.ds).await?;
         let target = s.out.join(format!("{}.csv", table.name()));
         let mut rows = 0;
         for object in &committed.manifest.objects {

@@ -10,12 +10,12 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use tracing::Instrument;
 
-use crate::exit::{MissingInput, Outcome};
+use crate::exit::Outcome;
 use crate::lake::Lake;
-use crate::manifest::{self, Committed};
+use crate::manifest::Committed;
 use crate::parquet_io::read_batches;
 use crate::settings::LoadSettings;
-use crate::transform::{TransformDetails, silver_partition};
+use crate::transform::{TransformDetails, read_committed};
 use crate::warehouse::{Batches, LOADED, Warehouse, WarehouseError};
 
 pub async fn run(lake: &Lake, settings: &LoadSettings) -> anyhow::Result<Outcome> {
@@ -70,16 +70,7 @@ async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
 async fn read_silver(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Vec<Committed<TransformDetails>>> {
     let mut silver = Vec::with_capacity(LOADED.len());
     for table in LOADED {
-        let partition = silver_partition(table, &s.subject, s.ds);
-        let Some(committed) = manifest::read::<TransformDetails>(lake, &partition).await? else {
-            return Err(MissingInput {
-                what: format!("the silver {} partition", table.name()),
-                path: format!("{}/{partition}", lake.url()),
-                hint: format!("run `bookpipe transform --ds {} --subject {}` first", s.ds, s.subject),
-            }
-            .into());
-        };
-        silver.push(committed);
+        silver.push(read_committed(lake, table, &s.subject, s.ds).await?);
     }
     if silver.iter().any(|c| c.manifest.inputs != silver[0].manifest.inputs) {
         anyhow::bail!(

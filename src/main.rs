@@ -8,6 +8,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = bookpipe::cli::Cli::parse();
     bookpipe::logging::init(cli.global.log_format);
+    let nothing_to_do = cli.global.nothing_to_do_exit_code;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -16,5 +17,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(bookpipe::cli::run(cli));
-    bookpipe::exit::report(result).into()
+    match bookpipe::exit::report(result) {
+        bookpipe::exit::Code::NothingToDo => ExitCode::from(nothing_to_do),
+        code => code.into(),
+    }
 }

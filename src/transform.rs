@@ -71,6 +71,25 @@ pub fn silver_object(table: Table, subject: &Subject, ds: Ds) -> Path {
     silver_partition(table, subject, ds).join("part-00000.parquet")
 }
 
+/// The committed silver partition of `table`, or a [`MissingInput`] that says to run transform.
+pub async fn read_committed(
+    lake: &Lake,
+    table: Table,
+    subject: &Subject,
+    ds: Ds,
+) -> anyhow::Result<manifest::Committed<TransformDetails>> {
+    let partition = silver_partition(table, subject, ds);
+    match manifest::read::<TransformDetails>(lake, &partition).await? {
+        Some(committed) => Ok(committed),
+        None => Err(MissingInput {
+            what: format!("the silver {} partition", table.name()),
+            path: format!("{}/{partition}", lake.url()),
+            hint: format!("run `bookpipe transform --ds {ds} --subject {subject}` first"),
+        }
+        .into()),
+    }
+}
+
 /// Runs `transform` for one `(subject, ds)`.
 pub async fn run(lake: &Lake, settings: &TransformSettings) -> anyhow::Result<Outcome> {
     let span = tracing::info_span!("transform", subject = %settings.subject, ds = %settings.ds);

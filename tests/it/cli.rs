@@ -219,3 +219,19 @@ fn a_warehouse_password_never_reaches_the_output() {
         assert!(!text.contains("Sup3rS3cret"), "{text}");
     }
 }
+
+#[test]
+fn nothing_to_do_can_exit_0_for_runners_that_cannot_skip() {
+    let server = World::generated("love", 10, 2).serve();
+    let lake = tempfile::tempdir().unwrap();
+    let ds = today();
+    let args = ["fetch", "--ds", &ds, "--subject", "love", "--rate", "200", "--api-url", &server.url()];
+    let (code, _, _) = run(bookpipe(&args).arg("--lake").arg(lake.path()));
+    assert_eq!(code, 0);
+    let (code, _, _) = run(bookpipe(&args).arg("--lake").arg(lake.path()));
+    assert_eq!(code, 3);
+    let (code, _, stderr) =
+        run(bookpipe(&args).arg("--lake").arg(lake.path()).env("BOOKPIPE_NOTHING_TO_DO_EXIT_CODE", "0"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing to do"), "{stderr}");
+}

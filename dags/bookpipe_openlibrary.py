@@ -1,0 +1,98 @@
+"""
+### bookpipe: Open Library subjects → lake → warehouse, daily
+
+For each subject (DAG param `subjects`), four idempotent, date-partitioned tasks of the bookpipe
+image run in order: `fetch` → `transform` → `load` → `aggregate`. Subjects fan out with dynamic task
+mapping (one mapped task group per subject).
+
+**Which date is `--ds`.** The schedule is an explicit `CronTriggerTimetable("0 6 * * *", UTC)`: in
+Airflow 3 a cron timetable makes the *logical date the moment the run fires*, so `--ds` is
+`{{ ds }}` = the UTC day the run fires. That is also the day Open Library's answer is fetched: the
+API only answers "today", so a run's raw partition is that day's snapshot. A backfill of an older
+date re-runs transform, load and aggregate from the raw zone (fetch of a complete partition exits 3
+and is skipped; fetch of a date that was never fetched is refused).
+
+**How tasks run** is chosen by the Airflow Variable or env var `BOOKPIPE_RUNTIME`:
+`kubernetes` (KubernetesPodOperator, the default), `ecs` (EcsRunTaskOperator) or `local` (the
+`bookpipe` binary on PATH, for development and the project's end-to-end test). Exit code 3
+("nothing to do") is a skip, never a failure; downstream tasks run when nothing upstream failed.
+
+All fetches share the pool `openlibrary_api` (create it with 1 slot per 3 requests/second of the
+deployment's budget) so parallel subjects and backfills stay within Open Library's rate.
+The gold tables are declared as Assets, updated by each subject's `aggregate`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from airflow.sdk import DAG, Asset, Param, task, task_group
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
+
+DEFAULT_SUBJECTS = ["science_fiction", "fantasy", "love"]
+STEPS = ("fetch", "transform", "load", "aggregate")
+FETCH_POOL = "openlibrary_api"
+DS = "{{ ds }}"
+GOLD_ASSETS = [
+    Asset(f"bookpipe://gold/{table}") for table in ("author_books_per_year", "author_yearly_average", "books_per_year")
+]
+
+
+def step_arguments(step: str, subject) -> list:
+    """The container arguments of one step: `[step, "--ds", <ds>, "--subject", <subject>, ...]`."""
+    arguments = [step, "--ds", DS, "--subject", subject]
+    if step == "fetch":
+        arguments += ["--contact", os.environ.get("BOOKPIPE_CONTACT", "data-team@example.com")]
+    if step == "aggregate":
+        arguments += ["--output", "json"]
+    return arguments
+
+
+with DAG(
+    dag_id="bookpipe_openlibrary",
+    description="Open Library subjects into the lake and the warehouse, with the three answers",
+    doc_md=__doc__,
+    schedule=CronTriggerTimetable("0 6 * * *", timezone="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "subjects": Param(
+            DEFAULT_SUBJECTS, type="array", items={"type": "string"}, description="Open Library subject keys"
+        ),
+    },
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    tags=["bookpipe", "openlibrary"],
+) as dag:
+
+    @task_group(group_id="subject")
+    def per_subject(subject):
+        previous = None
+        for step in STEPS:
+            current = make_task(
+                step,
+                step_arguments(step, subject),
+                pool=FETCH_POOL if step == "fetch" else None,
+                outlets=GOLD_ASSETS if step == "aggregate" else None,
+                # A skipped step (exit 3: its partition is complete) must not skip the next.
+                trigger_rule="all_success" if step == "fetch" else "none_failed",
+            )
+            if previous is not None:
+                previous >> current
+            previous = current
+
+    @task
+    def subjects(params=None) -> list[str]:
+        """The subjects of this run, from the DAG params."""
+        return [str(s).strip().lower() for s in params["subjects"] if str(s).strip()]
+
+    per_subject.expand(subject=subjects())
+
+__all__ = ["NOTHING_TO_DO", "dag", "runtime_name", "step_arguments"]
