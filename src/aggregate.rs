@@ -7,12 +7,10 @@
 
 use std::io::IsTerminal;
 
-use anyhow::Context;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 
 use crate::cli::OutputFormat;
 use crate::exit::{MissingInput, Outcome};
@@ -66,10 +64,7 @@ pub fn gold_partition(table: &str, subject: &Subject, ds: Ds) -> object_store::p
 }
 
 pub async fn run(lake: &Lake, settings: &AggregateSettings) -> anyhow::Result<Outcome> {
-    let span = tracing::info_span!("aggregate", subject = %settings.subject, ds = %settings.ds);
-    aggregate(lake, settings).instrument(span).await.with_context(|| {
-        format!("aggregate of subject {} for ds {} in {} failed", settings.subject, settings.ds, settings.warehouse)
-    })
+    crate::exit::task("aggregate", &settings.subject, settings.ds, aggregate(lake, settings)).await
 }
 
 async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Outcome> {

@@ -67,6 +67,20 @@ pub struct MissingInput {
     pub hint: String,
 }
 
+/// Runs one task on one partition: inside a span that puts `task`, `subject` and `ds` on every log
+/// line, and with the partition named in any error it returns.
+pub async fn task(
+    name: &'static str,
+    subject: &crate::settings::Subject,
+    ds: crate::settings::Ds,
+    work: impl std::future::Future<Output = anyhow::Result<Outcome>>,
+) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    use tracing::Instrument;
+    let span = tracing::info_span!("task", task = name, subject = %subject, ds = %ds);
+    work.instrument(span).await.with_context(|| format!("{name} of subject {subject} for ds {ds} failed"))
+}
+
 /// The exit code for a task's result: the error chain is searched for the typed causes.
 pub fn code_for(result: &anyhow::Result<Outcome>) -> Code {
     match result {

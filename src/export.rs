@@ -10,7 +10,6 @@ use std::path::{Path as FsPath, PathBuf};
 use anyhow::Context;
 use futures::TryStreamExt;
 use object_store::path::Path;
-use tracing::Instrument;
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
@@ -23,11 +22,7 @@ use crate::transform::read_committed;
 pub const EXPORTED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];
 
 pub async fn run(lake: &Lake, settings: &ExportSettings) -> anyhow::Result<Outcome> {
-    let span = tracing::info_span!("export", subject = %settings.subject, ds = %settings.ds);
-    export(lake, settings)
-        .instrument(span)
-        .await
-        .with_context(|| format!("export of subject {} for ds {} failed", settings.subject, settings.ds))
+    crate::exit::task("export", &settings.subject, settings.ds, export(lake, settings)).await
 }
 
 async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {

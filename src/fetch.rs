@@ -12,14 +12,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use anyhow::Context;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 
 use crate::exit::{BadInput, Outcome};
 use crate::lake::{self, Lake, LakeError};
@@ -94,11 +92,7 @@ pub enum FetchError {
 
 /// Runs `fetch` for one `(subject, ds)`.
 pub async fn run(lake: &Lake, settings: &FetchSettings) -> anyhow::Result<Outcome> {
-    let span = tracing::info_span!("fetch", subject = %settings.subject, ds = %settings.ds);
-    fetch(lake, settings)
-        .instrument(span)
-        .await
-        .with_context(|| format!("fetch of subject {} for ds {} failed", settings.subject, settings.ds))
+    crate::exit::task("fetch", &settings.subject, settings.ds, fetch(lake, settings)).await
 }
 
 async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {

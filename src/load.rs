@@ -5,10 +5,8 @@
 //! so a reader sees the old slice or the new one, and a load that fails half-way leaves the old
 //! one. The schema is created or upgraded first by versioned migrations.
 
-use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use tracing::Instrument;
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
@@ -19,10 +17,7 @@ use crate::transform::{TransformDetails, read_committed};
 use crate::warehouse::{Batches, LOADED, Warehouse, WarehouseError};
 
 pub async fn run(lake: &Lake, settings: &LoadSettings) -> anyhow::Result<Outcome> {
-    let span = tracing::info_span!("load", subject = %settings.subject, ds = %settings.ds);
-    load(lake, settings).instrument(span).await.with_context(|| {
-        format!("load of subject {} for ds {} into {} failed", settings.subject, settings.ds, settings.warehouse)
-    })
+    crate::exit::task("load", &settings.subject, settings.ds, load(lake, settings)).await
 }
 
 async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {

@@ -12,10 +12,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use anyhow::Context;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 
 use crate::exit::{MissingInput, Outcome};
 use crate::fetch::FetchDetails;
@@ -92,11 +90,7 @@ pub async fn read_committed(
 
 /// Runs `transform` for one `(subject, ds)`.
 pub async fn run(lake: &Lake, settings: &TransformSettings) -> anyhow::Result<Outcome> {
-    let span = tracing::info_span!("transform", subject = %settings.subject, ds = %settings.ds);
-    transform(lake, settings)
-        .instrument(span)
-        .await
-        .with_context(|| format!("transform of subject {} for ds {} failed", settings.subject, settings.ds))
+    crate::exit::task("transform", &settings.subject, settings.ds, transform(lake, settings)).await
 }
 
 async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {

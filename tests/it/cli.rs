@@ -81,6 +81,7 @@ fn fetch_end_to_end_logs_json_and_a_rerun_has_nothing_to_do() {
     // stderr is not a terminal here, so every log line is JSON carrying the partition.
     let lines: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let committed = lines.iter().find(|l| l["message"] == "raw partition committed").expect("commit logged");
+    assert_eq!(committed["span"]["task"], "fetch");
     assert_eq!(committed["span"]["subject"], "science_fiction");
     assert_eq!(committed["span"]["ds"], ds.as_str());
     assert_eq!(committed["works"], 120);
