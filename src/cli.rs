@@ -42,7 +42,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Where the lake lives: a path, file:///path, or memory:// (tests only).
+    /// Where the lake lives: a path, file:///path, s3://bucket/prefix, or memory:// (tests only).
     #[arg(long, global = true, env = "BOOKPIPE_LAKE", default_value = "./lake")]
     pub lake: String,
     /// Log line format; `auto` is human on a terminal and JSON otherwise.

@@ -1,5 +1,5 @@
 //! The lake: every byte bookpipe stores goes through here, and here only through `object_store`, so
-//! a local folder, memory (tests) and S3 behave the same.
+//! a local folder, memory (tests) and S3 (or an S3-compatible server) behave the same.
 //!
 //! This module also owns the layout (design doc: lake layout). Partitions are Hive-style
 //! (`subject=<slug>/ds=<date>`) so Athena, Spark and DuckDB prune them as they are.
@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::settings::{Ds, LakeUrl, Subject};
@@ -47,7 +49,26 @@ impl Lake {
                     .map_err(|source| LakeError::Open { url: url.to_string(), source })?;
                 Arc::new(fs)
             }
+            LakeUrl::S3 { bucket, prefix } => {
+                // The standard AWS environment: keys, session token, region, web identity (EKS),
+                // the ECS task role, instance metadata; AWS_ENDPOINT_URL for S3-compatible servers.
+                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+                if let Ok(endpoint) = endpoint {
+                    // Plain http only when the endpoint itself says so.
+                    builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+                }
+                return Self::from_s3(builder, prefix, url);
+            }
         };
+        Ok(Self { store, url: url.to_string() })
+    }
+
+    /// An S3 lake from a configured builder (tests pass explicit endpoint and keys this way).
+    pub fn from_s3(builder: AmazonS3Builder, prefix: &str, url: &LakeUrl) -> Result<Self, LakeError> {
+        let s3 = builder.build().map_err(|source| LakeError::Open { url: url.to_string(), source })?;
+        let store: Arc<dyn ObjectStore> =
+            if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
         Ok(Self { store, url: url.to_string() })
     }
 

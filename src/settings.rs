@@ -106,6 +106,8 @@ pub enum LakeUrl {
     Local(PathBuf),
     /// A process-local in-memory store, for tests.
     Memory,
+    /// `s3://bucket/prefix`: Amazon S3 or an S3-compatible server (`AWS_ENDPOINT_URL`).
+    S3 { bucket: String, prefix: String },
 }
 
 impl LakeUrl {
@@ -125,10 +127,23 @@ impl LakeUrl {
             }
             return Ok(LakeUrl::Local(PathBuf::from(rest)));
         }
+        if let Some(rest) = raw.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let valid = (3..=63).contains(&bucket.len())
+                && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+            if !valid {
+                return Err(BadInput::new(flag, format!("{raw:?}: {bucket:?} is not an S3 bucket name")));
+            }
+            let prefix = prefix.trim_matches('/');
+            if prefix.split('/').any(|part| part == ".." || part == ".") || prefix.contains("//") {
+                return Err(BadInput::new(flag, format!("{raw:?}: the prefix must be a plain path")));
+            }
+            return Ok(LakeUrl::S3 { bucket: bucket.to_string(), prefix: prefix.to_string() });
+        }
         if let Some((scheme, _)) = raw.split_once("://") {
             return Err(BadInput::new(
                 flag,
-                format!("{raw:?}: the {scheme}:// scheme is not supported; use a path, file:// or memory://"),
+                format!("{raw:?}: the {scheme}:// scheme is not supported; use a path, file://, s3:// or memory://"),
             ));
         }
         Ok(LakeUrl::Local(PathBuf::from(raw)))
@@ -140,6 +155,8 @@ impl fmt::Display for LakeUrl {
         match self {
             LakeUrl::Local(path) => write!(f, "{}", path.display()),
             LakeUrl::Memory => f.write_str("memory://"),
+            LakeUrl::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            LakeUrl::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
         }
     }
 }
@@ -553,6 +570,12 @@ mod tests {
         assert_eq!(LakeUrl::parse(F, "memory://").unwrap(), LakeUrl::Memory);
         assert!(LakeUrl::parse(F, "file://relative").is_err());
         assert!(LakeUrl::parse(F, "gs://bucket").is_err());
+        let s3 = LakeUrl::parse(F, "s3://my-lake/prod/books/").unwrap();
+        assert_eq!(s3, LakeUrl::S3 { bucket: "my-lake".into(), prefix: "prod/books".into() });
+        assert_eq!(s3.to_string(), "s3://my-lake/prod/books");
+        assert_eq!(LakeUrl::parse(F, "s3://my-lake").unwrap().to_string(), "s3://my-lake");
+        assert!(LakeUrl::parse(F, "s3://My_Bucket/x").is_err());
+        assert!(LakeUrl::parse(F, "s3://bucket/../x").is_err());
     }
 
     #[test]

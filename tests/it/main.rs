@@ -2,6 +2,7 @@
 
 mod cli;
 mod fetch;
+mod storage;
 mod support;
 mod transform;
 mod warehouse;

@@ -2,6 +2,7 @@
 
 pub mod openlibrary;
 pub mod postgres;
+pub mod s3;
 pub mod server;
 
 use std::collections::HashMap;

@@ -1,0 +1,82 @@
+//! A real S3 API server for one test: moto's server mode (`python3 -m moto.server`) on a free
+//! 127.0.0.1 port, killed when dropped. A missing moto fails the test; it never skips.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bookpipe::lake::Lake;
+use bookpipe::settings::LakeUrl;
+use object_store::aws::AmazonS3Builder;
+
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+/// The fake credentials every test uses; the secrets test searches the logs for them.
+pub const ACCESS_KEY: &str = "AKIAFAKEBOOKPIPE0001";
+pub const SECRET_KEY: &str = "fakeSecretKeyBookpipe/DoNotLog+0001";
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let python = std::env::var("BOOKPIPE_MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new(&python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start moto with {python} (pip install 'moto[server]'): {err}"));
+        let moto = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while moto.request("GET", "/").is_err() {
+            assert!(Instant::now() < deadline, "moto did not answer on port {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn request(&self, method: &str, path: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        stream.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    }
+
+    /// Creates a bucket.
+    pub fn bucket(&self, name: &str) {
+        let response = self.request("PUT", &format!("/{name}")).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "creating bucket {name}: {response}");
+    }
+
+    /// A lake in `bucket` under `prefix`, through object_store's S3 backend.
+    pub fn lake(&self, bucket: &str, prefix: &str) -> Lake {
+        let builder = AmazonS3Builder::new()
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_bucket_name(bucket)
+            .with_region("us-east-1")
+            .with_access_key_id(ACCESS_KEY)
+            .with_secret_access_key(SECRET_KEY);
+        let url = LakeUrl::S3 { bucket: bucket.into(), prefix: prefix.into() };
+        Lake::from_s3(builder, prefix, &url).unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
