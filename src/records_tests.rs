@@ -221,3 +221,82 @@ fn keys() {
     assert_eq!(parse_key("/works/OLW", "/works/", 'W'), None);
     assert_eq!(parse_key("/authors/OL1A", "/works/", 'W'), None);
 }
+
+/// Fuzzing: no input makes the parsers panic. A short run is part of every `cargo test`; a long one
+/// is `PROPTEST_CASES=200000 cargo test --lib records::tests::fuzz`.
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON shaped like Open Library's, with the field names the parsers look at, in any type.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            "(/works/|/authors/)?(OL)?[0-9]{0,6}[AWM]?".prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        let keys = prop_oneof![
+            Just("key"),
+            Just("title"),
+            Just("works"),
+            Just("authors"),
+            Just("author"),
+            Just("name"),
+            Just("first_publish_year"),
+            Just("edition_count"),
+            Just("cover_id"),
+            Just("has_fulltext"),
+            Just("bio"),
+            Just("value"),
+            Just("type"),
+            Just("birth_date"),
+            Just("remote_ids"),
+            Just("wikidata"),
+        ];
+        leaf.prop_recursive(4, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn pages_never_panic(value in json()) {
+            let body = serde_json::to_vec(&serde_json::json!({"works": [value.clone()], "work_count": 1})).unwrap();
+            if let Ok(rows) = parse_page(&body, "p") {
+                prop_assert_eq!(rows.books.len() + rows.rejects.len(), 1);
+                for book in &rows.books {
+                    prop_assert!(book.work_key.starts_with("OL") && book.work_key.ends_with('W'));
+                }
+            }
+            let _ = parse_page(&serde_json::to_vec(&value).unwrap(), "p");
+        }
+
+        #[test]
+        fn authors_never_panic(value in json()) {
+            let mut issues = Issues::new();
+            if let Ok(Some(author)) = parse_author(&serde_json::to_vec(&value).unwrap(), "a", &mut issues) {
+                prop_assert!(author.author_key.starts_with("OL") && author.author_key.ends_with('A'));
+            }
+        }
+
+        #[test]
+        fn raw_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_page(&bytes, "p");
+            let _ = parse_author(&bytes, "a", &mut Issues::new());
+        }
+
+        #[test]
+        fn years_are_in_range_or_absent(text in ".{0,40}") {
+            if let Some(year) = parse_year(&text) {
+                prop_assert!((1..=2100).contains(&year));
+            }
+        }
+    }
+}

@@ -24,7 +24,11 @@ use clap::Parser;
 /// retries and a high rate so tests spend no time being polite to themselves.
 pub fn fetch_settings(api_url: &str, ds: &str, subject: &str, extra: &[&str], now: DateTime<Utc>) -> FetchSettings {
     let mut argv = vec!["bookpipe", "fetch", "--ds", ds, "--subject", subject, "--api-url", api_url];
-    argv.extend(["--rate", "500", "--retry-base-ms", "20", "--timeout", "5", "--contact", "tests@example.com"]);
+    let defaults =
+        [("--rate", "500"), ("--retry-base-ms", "20"), ("--timeout", "5"), ("--contact", "tests@example.com")];
+    for (flag, value) in defaults.into_iter().filter(|(flag, _)| !extra.contains(flag)) {
+        argv.extend([flag, value]);
+    }
     argv.extend(extra);
     let cli = Cli::try_parse_from(argv).unwrap();
     let Command::Fetch(args) = cli.command else { unreachable!("a fetch command line") };

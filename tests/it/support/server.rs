@@ -30,15 +30,33 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A transport fault instead of (or during) the answer.
+    pub fault: Option<Fault>,
+}
+
+/// Faults a real network and server produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The connection is closed without an answer.
+    Reset,
+    /// The head promises the whole body; half of it comes, then the connection closes.
+    Truncate,
+    /// The answer comes after this long (past the client's timeout in the tests).
+    Delay(std::time::Duration),
 }
 
 impl Reply {
     pub fn json(body: impl Into<Vec<u8>>) -> Self {
-        Self { status: 200, headers: vec![], body: body.into() }
+        Self { status: 200, headers: vec![], body: body.into(), fault: None }
     }
 
     pub fn status(status: u16, body: &str) -> Self {
-        Self { status, headers: vec![], body: body.as_bytes().to_vec() }
+        Self { status, headers: vec![], body: body.as_bytes().to_vec(), fault: None }
+    }
+
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = Some(fault);
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -112,6 +130,11 @@ async fn serve(listener: TcpListener, handler: Handler, log: Arc<Mutex<Vec<Reque
             };
             log.lock().unwrap().push(request.clone());
             let reply = handler(&request);
+            match reply.fault {
+                Some(Fault::Reset) => return,
+                Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+                _ => {}
+            }
             let mut head = format!(
                 "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
                 reply.status,
@@ -122,7 +145,9 @@ async fn serve(listener: TcpListener, handler: Handler, log: Arc<Mutex<Vec<Reque
             }
             head.push_str("\r\n");
             let _ = socket.write_all(head.as_bytes()).await;
-            let _ = socket.write_all(&reply.body).await;
+            let body =
+                if reply.fault == Some(Fault::Truncate) { &reply.body[..reply.body.len() / 2] } else { &reply.body };
+            let _ = socket.write_all(body).await;
             let _ = socket.shutdown().await;
         });
     }
