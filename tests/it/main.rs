@@ -1,6 +1,7 @@
 //! The one integration-test binary (one link step instead of one per file): each module is a suite.
 
 mod cli;
+mod crash;
 mod faults;
 mod fetch;
 mod storage;

@@ -1,0 +1,252 @@
+//! Crash tests: `kill -9` the bookpipe process at seeded random moments during each task, rerun it,
+//! and check that nothing was lost or doubled: partitions without a manifest are never read, silver
+//! and gold files are byte-identical to an uninterrupted run, warehouse row counts are exact.
+//! `BOOKPIPE_CRASH_TRIALS` sets the trials per task (default 20).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::openlibrary::World;
+use crate::support::postgres::PgServer;
+use crate::support::server::TestServer;
+use crate::support::today;
+
+const SUBJECT: &str = "love";
+
+fn trials() -> usize {
+    std::env::var("BOOKPIPE_CRASH_TRIALS").ok().and_then(|n| n.parse().ok()).unwrap_or(20)
+}
+
+fn bookpipe(lake: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bookpipe"));
+    command.arg("--lake").arg(lake).args(args).env("BOOKPIPE_LOG", "warn");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    command
+}
+
+/// Runs to the end; returns the exit code and how long it took.
+fn finish(mut command: Command) -> (i32, Duration) {
+    let started = Instant::now();
+    let code = command.status().unwrap().code().unwrap_or(-1);
+    (code, started.elapsed())
+}
+
+/// Starts the command and SIGKILLs it after `delay` (unless it finished first): true if killed.
+fn kill_after(mut command: Command, delay: Duration) -> bool {
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + delay;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    killed
+}
+
+fn partition(lake: &Path, zone: &str, ds: &str) -> PathBuf {
+    lake.join(format!("{zone}/subject={SUBJECT}/ds={ds}"))
+}
+
+fn fetch_args<'a>(ds: &'a str, api: &'a str) -> Vec<&'a str> {
+    vec!["fetch", "--ds", ds, "--subject", SUBJECT, "--rate", "1000", "--retry-base-ms", "10", "--api-url", api]
+}
+
+/// Every file of a folder, by relative path (manifests excluded: they hold the run's time).
+fn data_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_file() && name != "_manifest.json" && !name.contains('#') {
+            files.push((name, std::fs::read(&path).unwrap()));
+        }
+    }
+    files.sort();
+    files
+}
+
+struct Setup {
+    server: TestServer,
+    reference: tempfile::TempDir,
+    ds: String,
+    seed: fastrand::Rng,
+}
+
+/// A fake API and an uninterrupted reference run of all four tasks.
+fn setup() -> (Setup, [Duration; 4]) {
+    let server = World::generated(SUBJECT, 2000, 200).serve();
+    let reference = tempfile::tempdir().unwrap();
+    let ds = today();
+    let lake = reference.path().join("lake");
+    let warehouse = format!("duckdb:{}/w.duckdb", reference.path().display());
+    let api = server.url();
+    let mut durations = [Duration::ZERO; 4];
+    let steps: [Vec<&str>; 4] = [
+        fetch_args(&ds, &api),
+        vec!["transform", "--ds", &ds, "--subject", SUBJECT],
+        vec!["load", "--ds", &ds, "--subject", SUBJECT, "--warehouse", &warehouse],
+        vec!["aggregate", "--ds", &ds, "--subject", SUBJECT, "--warehouse", &warehouse],
+    ];
+    for (i, args) in steps.iter().enumerate() {
+        let (code, took) = finish(bookpipe(&lake, args));
+        assert_eq!(code, 0, "reference {}", args[0]);
+        durations[i] = took;
+    }
+    (Setup { server, reference, ds, seed: fastrand::Rng::with_seed(7) }, durations)
+}
+
+fn random_delay(rng: &mut fastrand::Rng, typical: Duration) -> Duration {
+    typical.mul_f64(rng.f64() * 1.2)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn duckdb_counts(file: &Path, ds: &str) -> (i64, i64, i64, i64) {
+    let db = duckdb::Connection::open(file).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, duckdb::params![SUBJECT, ds], |r| r.get(0)).unwrap() };
+    (
+        count("SELECT count(*) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE)"),
+        count("SELECT count(DISTINCT work_key) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE)"),
+        count("SELECT count(*) FROM book_authors WHERE subject = $1 AND ds = CAST($2 AS DATE)"),
+        count("SELECT count(*) FROM loads WHERE subject = $1 AND ds = CAST($2 AS DATE)"),
+    )
+}
+
+#[test]
+fn kill_9_during_fetch_and_transform_loses_and_doubles_nothing() {
+    let (mut s, durations) = setup();
+    let reference_lake = s.reference.path().join("lake");
+    let reference_raw = data_files(&partition(&reference_lake, "raw/openlibrary/subjects", &s.ds));
+    let reference_silver: Vec<_> = ["books", "authors", "book_authors", "rejects"]
+        .iter()
+        .map(|t| data_files(&partition(&reference_lake, &format!("silver/{t}"), &s.ds)))
+        .collect();
+    let api = s.server.url();
+    let (mut killed, mut trials_run) = (0, 0);
+
+    for _ in 0..trials() {
+        // fetch, killed mid-way, then resumed.
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        killed +=
+            kill_after(bookpipe(&lake, &fetch_args(&s.ds, &api)), random_delay(&mut s.seed, durations[0])) as usize;
+        if !partition(&lake, "raw/openlibrary/subjects", &s.ds).join("_manifest.json").exists() {
+            // A partition without a manifest is never read.
+            let (code, _) = finish(bookpipe(&lake, &["transform", "--ds", &s.ds, "--subject", SUBJECT]));
+            assert_eq!(code, 4, "transform read an uncommitted raw partition");
+        }
+        let (code, _) = finish(bookpipe(&lake, &fetch_args(&s.ds, &api)));
+        assert!(code == 0 || code == 3, "fetch rerun exited {code}");
+        assert_eq!(data_files(&partition(&lake, "raw/openlibrary/subjects", &s.ds)), reference_raw);
+
+        // transform, killed mid-way (forced, over a complete partition), then rerun.
+        let (code, _) = finish(bookpipe(&lake, &["transform", "--ds", &s.ds, "--subject", SUBJECT]));
+        assert_eq!(code, 0);
+        let forced = ["transform", "--ds", &s.ds, "--subject", SUBJECT, "--force"];
+        killed += kill_after(bookpipe(&lake, &forced), random_delay(&mut s.seed, durations[1])) as usize;
+        let (code, _) = finish(bookpipe(&lake, &["transform", "--ds", &s.ds, "--subject", SUBJECT]));
+        assert!(code == 0 || code == 3, "transform rerun exited {code}");
+        for (table, reference) in ["books", "authors", "book_authors", "rejects"].iter().zip(&reference_silver) {
+            let files = data_files(&partition(&lake, &format!("silver/{table}"), &s.ds));
+            assert_eq!(&files, reference, "silver {table} differs from the uninterrupted run");
+        }
+        trials_run += 1;
+    }
+    eprintln!("crash trials (fetch + transform): {trials_run} each, {killed} processes killed mid-run");
+    assert!(killed >= trials_run / 2, "too few kills landed mid-run ({killed})");
+}
+
+/// `load` and `aggregate` killed mid-way on `warehouse`, then rerun: exact counts, identical gold.
+fn kill_9_during_load_and_aggregate(
+    warehouse_for: impl Fn(usize, &Path) -> String,
+    counts: impl Fn(&str) -> (i64, i64, i64, i64),
+) {
+    let (mut s, durations) = setup();
+    let reference_lake = s.reference.path().join("lake");
+    let reference_gold: Vec<_> = ["author_books_per_year", "author_yearly_average", "books_per_year"]
+        .iter()
+        .map(|t| data_files(&partition(&reference_lake, &format!("gold/{t}"), &s.ds)))
+        .collect();
+    let mut killed = 0;
+    let (books, links) = (2000, {
+        let (_, _, links, _) = duckdb_counts(&s.reference.path().join("w.duckdb"), &s.ds);
+        links
+    });
+    for trial in 0..trials() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        copy_dir(&reference_lake.join("raw"), &lake.join("raw"));
+        copy_dir(&reference_lake.join("silver"), &lake.join("silver"));
+        let warehouse = warehouse_for(trial, dir.path());
+        let load = ["load", "--ds", &s.ds, "--subject", SUBJECT, "--warehouse", &warehouse];
+        if trial % 2 == 1 {
+            // Half the trials kill a reload over an existing slice, half the first load.
+            assert_eq!(finish(bookpipe(&lake, &load)).0, 0);
+        }
+        killed += kill_after(bookpipe(&lake, &load), random_delay(&mut s.seed, durations[2])) as usize;
+        assert_eq!(finish(bookpipe(&lake, &load)).0, 0, "load rerun");
+        assert_eq!(counts(&warehouse), (books, books, links, 1), "exact rows after a killed load");
+
+        let aggregate = ["aggregate", "--ds", &s.ds, "--subject", SUBJECT, "--warehouse", &warehouse];
+        killed += kill_after(bookpipe(&lake, &aggregate), random_delay(&mut s.seed, durations[3])) as usize;
+        assert_eq!(finish(bookpipe(&lake, &aggregate)).0, 0, "aggregate rerun");
+        for (table, reference) in
+            ["author_books_per_year", "author_yearly_average", "books_per_year"].iter().zip(&reference_gold)
+        {
+            assert_eq!(&data_files(&partition(&lake, &format!("gold/{table}"), &s.ds)), reference, "gold {table}");
+        }
+    }
+    eprintln!("crash trials (load + aggregate): {} each, {killed} processes killed mid-run", trials());
+}
+
+#[test]
+fn kill_9_during_load_and_aggregate_on_duckdb() {
+    let ds = today();
+    kill_9_during_load_and_aggregate(
+        |_, dir| format!("duckdb:{}/w.duckdb", dir.display()),
+        |warehouse| duckdb_counts(Path::new(warehouse.trim_start_matches("duckdb:")), &ds),
+    );
+}
+
+#[test]
+fn kill_9_during_load_and_aggregate_on_postgres() {
+    let pg = PgServer::start();
+    let ds = today();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    kill_9_during_load_and_aggregate(
+        |trial, _| pg.database(&format!("crash{trial}")),
+        |warehouse| {
+            runtime.block_on(async {
+                let (client, connection) = tokio_postgres::connect(warehouse, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                let date = chrono::NaiveDate::parse_from_str(&ds, "%Y-%m-%d").unwrap();
+                let count = |sql: &'static str| {
+                    let client = &client;
+                    async move { client.query_one(sql, &[&SUBJECT, &date]).await.unwrap().get::<_, i64>(0) }
+                };
+                (
+                    count("SELECT count(*) FROM books WHERE subject = $1 AND ds = $2").await,
+                    count("SELECT count(DISTINCT work_key) FROM books WHERE subject = $1 AND ds = $2").await,
+                    count("SELECT count(*) FROM book_authors WHERE subject = $1 AND ds = $2").await,
+                    count("SELECT count(*) FROM loads WHERE subject = $1 AND ds = $2").await,
+                )
+            })
+        },
+    );
+}
