@@ -36,6 +36,9 @@ impl DuckDb {
             if let Some(parent) = owned.parent().filter(|p| !p.as_os_str().is_empty()) {
                 let _ = std::fs::create_dir_all(parent);
             }
+            if !owned.exists() {
+                create_atomically(&owned)?;
+            }
             Connection::open(&owned)
         })
         .await
@@ -214,6 +217,28 @@ impl DuckDb {
             Ok(answers)
         })
         .await
+    }
+}
+
+/// Creates a new database file under a temporary name and links it into place, so a process
+/// killed while DuckDB writes a new file's header never leaves a file DuckDB refuses to open. A
+/// leftover `.<name>.creating-<pid>` from such a crash is garbage and may be deleted.
+fn create_atomically(path: &Path) -> ::duckdb::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    let conn = Connection::open(&temporary)?;
+    conn.execute_batch("CHECKPOINT")?;
+    drop(conn);
+    let _ = std::fs::remove_file(temporary.with_file_name(format!(".{name}.creating-{}.wal", std::process::id())));
+    // A hard link never replaces: if another process created the file meanwhile, its file stays
+    // (it may already hold data) and ours is dropped.
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(::duckdb::Error::ToSqlConversionFailure(Box::new(err))),
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Postgres {
     url: String,
 }
 
+/// Serialises writers of one slice (the key is hashed into PostgreSQL's advisory lock space).
+const SLICE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
+
 /// Serialises migrations of concurrent `load`s (an arbitrary, fixed advisory lock key).
 const MIGRATION_LOCK: i64 = 0x626f_6f6b_7069_7065;
 
@@ -84,6 +87,9 @@ impl Postgres {
         let err = |context: String| pg_err(&url, context);
         let (subject, date) = (subject.as_str(), ds.date());
         let tx = self.client.transaction().await.map_err(err("loading".into()))?;
+        // One writer per slice: a concurrent load of the same slice waits here until this one
+        // commits, then replaces it (without the lock both would delete the old rows and insert).
+        tx.execute(SLICE_LOCK, &[&format!("load:{subject}:{date}")]).await.map_err(err("locking the slice".into()))?;
         for table in LOADED.iter().map(|t| t.name()).chain(["loads"]) {
             let sql = format!("DELETE FROM {table} WHERE subject = $1 AND ds = $2");
             tx.execute(&sql, &[&subject, &date]).await.map_err(err(format!("clearing {table}")))?;
@@ -152,6 +158,9 @@ impl Postgres {
         let (subject, date): (&str, NaiveDate) = (subject.as_str(), ds.date());
         let url = self.url.clone();
         let tx = self.client.transaction().await.map_err(pg_err(&url, "aggregating"))?;
+        tx.execute(SLICE_LOCK, &[&format!("aggregate:{subject}:{date}")])
+            .await
+            .map_err(pg_err(&url, "locking the slice"))?;
         for gold in GOLD.iter() {
             for sql in gold.replace_sql() {
                 tx.execute(&sql, &[&subject, &date]).await.map_err(pg_err(&url, format!("computing {}", gold.name)))?;

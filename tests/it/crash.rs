@@ -25,10 +25,14 @@ fn bookpipe(lake: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// Runs to the end; returns the exit code and how long it took.
+/// Runs to the end; returns the exit code and how long it took (stderr is shown on failure).
 fn finish(mut command: Command) -> (i32, Duration) {
     let started = Instant::now();
-    let code = command.status().unwrap().code().unwrap_or(-1);
+    let output = command.stderr(std::process::Stdio::piped()).output().unwrap();
+    let code = output.status.code().unwrap_or(-1);
+    if code != 0 && code != 3 {
+        eprintln!("exit {code}: {}", String::from_utf8_lossy(&output.stderr));
+    }
     (code, started.elapsed())
 }
 
@@ -215,6 +219,24 @@ fn kill_9_during_load_and_aggregate(
     eprintln!("crash trials (load + aggregate): {} each, {killed} processes killed mid-run", trials());
 }
 
+/// Books, distinct works, links and load records of the slice in a PostgreSQL warehouse.
+async fn postgres_counts(warehouse: &str, ds: &str) -> (i64, i64, i64, i64) {
+    let (client, connection) = tokio_postgres::connect(warehouse, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let date = chrono::NaiveDate::parse_from_str(ds, "%Y-%m-%d").unwrap();
+    let mut out = [0i64; 4];
+    let queries = [
+        "SELECT count(*) FROM books WHERE subject = $1 AND ds = $2",
+        "SELECT count(DISTINCT work_key) FROM books WHERE subject = $1 AND ds = $2",
+        "SELECT count(*) FROM book_authors WHERE subject = $1 AND ds = $2",
+        "SELECT count(*) FROM loads WHERE subject = $1 AND ds = $2",
+    ];
+    for (i, sql) in queries.into_iter().enumerate() {
+        out[i] = client.query_one(sql, &[&SUBJECT, &date]).await.unwrap().get(0);
+    }
+    (out[0], out[1], out[2], out[3])
+}
+
 #[test]
 fn kill_9_during_load_and_aggregate_on_duckdb() {
     let ds = today();
@@ -231,22 +253,50 @@ fn kill_9_during_load_and_aggregate_on_postgres() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     kill_9_during_load_and_aggregate(
         |trial, _| pg.database(&format!("crash{trial}")),
-        |warehouse| {
-            runtime.block_on(async {
-                let (client, connection) = tokio_postgres::connect(warehouse, tokio_postgres::NoTls).await.unwrap();
-                tokio::spawn(connection);
-                let date = chrono::NaiveDate::parse_from_str(&ds, "%Y-%m-%d").unwrap();
-                let count = |sql: &'static str| {
-                    let client = &client;
-                    async move { client.query_one(sql, &[&SUBJECT, &date]).await.unwrap().get::<_, i64>(0) }
-                };
-                (
-                    count("SELECT count(*) FROM books WHERE subject = $1 AND ds = $2").await,
-                    count("SELECT count(DISTINCT work_key) FROM books WHERE subject = $1 AND ds = $2").await,
-                    count("SELECT count(*) FROM book_authors WHERE subject = $1 AND ds = $2").await,
-                    count("SELECT count(*) FROM loads WHERE subject = $1 AND ds = $2").await,
-                )
-            })
-        },
+        |warehouse| runtime.block_on(postgres_counts(warehouse, &ds)),
     );
+}
+
+/// Two processes load the same slice at the same moment: one correct slice, no duplicate rows; on
+/// DuckDB the loser may exit 1 with DuckDB's "Could not set lock" (the file takes one writer
+/// process), on PostgreSQL the second waits for the first and then replaces its slice.
+fn concurrent_loads(warehouse: &str, counts: impl Fn(&str) -> (i64, i64, i64, i64)) {
+    let (s, _) = setup();
+    let reference_lake = s.reference.path().join("lake");
+    let links = duckdb_counts(&s.reference.path().join("w.duckdb"), &s.ds).2;
+    for round in 0..3 {
+        let load = ["load", "--ds", &s.ds, "--subject", SUBJECT, "--warehouse", warehouse];
+        let mut first = bookpipe(&reference_lake, &load).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut second = bookpipe(&reference_lake, &load).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut outcomes = vec![];
+        for child in [&mut first, &mut second] {
+            let status = child.wait().unwrap().code().unwrap();
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            assert!(
+                status == 0 || (status == 1 && stderr.contains("Could not set lock")),
+                "round {round}: {status} {stderr}"
+            );
+            outcomes.push(status);
+        }
+        assert!(outcomes.contains(&0), "round {round}: one of the two loads succeeds");
+        assert_eq!(counts(warehouse), (2000, 2000, links, 1), "round {round}: exactly one slice");
+    }
+}
+
+#[test]
+fn two_loads_of_one_slice_at_once_on_duckdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = format!("duckdb:{}/w.duckdb", dir.path().display());
+    let ds = today();
+    concurrent_loads(&warehouse, |w| duckdb_counts(Path::new(w.trim_start_matches("duckdb:")), &ds));
+}
+
+#[test]
+fn two_loads_of_one_slice_at_once_on_postgres() {
+    let pg = PgServer::start();
+    let warehouse = pg.database("concurrent");
+    let ds = today();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    concurrent_loads(&warehouse, |w| runtime.block_on(postgres_counts(w, &ds)));
 }
