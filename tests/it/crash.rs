@@ -300,3 +300,56 @@ fn two_loads_of_one_slice_at_once_on_postgres() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     concurrent_loads(&warehouse, |w| runtime.block_on(postgres_counts(w, &ds)));
 }
+
+/// Runs the same command twice at the same moment; returns both exit codes (and fails on an
+/// unexpected one).
+fn twice_at_once(make: impl Fn() -> Command, allowed: &[i32]) -> [i32; 2] {
+    let mut children: Vec<_> = (0..2).map(|_| make().stderr(std::process::Stdio::piped()).spawn().unwrap()).collect();
+    let mut codes = [0; 2];
+    for (i, child) in children.iter_mut().enumerate() {
+        codes[i] = child.wait().unwrap().code().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let lock_conflict = codes[i] == 1 && stderr.contains("Could not set lock");
+        assert!(allowed.contains(&codes[i]) || lock_conflict, "exit {}: {stderr}", codes[i]);
+    }
+    codes
+}
+
+#[test]
+fn two_fetches_transforms_and_aggregates_of_one_partition_at_once() {
+    let (s, _) = setup();
+    let reference_lake = s.reference.path().join("lake");
+    let api = s.server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    // fetch: both complete (or one finds the other's manifest); the partition is the reference's.
+    twice_at_once(|| bookpipe(&lake, &fetch_args(&s.ds, &api)), &[0, 3]);
+    assert_eq!(
+        data_files(&partition(&lake, "raw/openlibrary/subjects", &s.ds)),
+        data_files(&partition(&reference_lake, "raw/openlibrary/subjects", &s.ds))
+    );
+    // transform: the same bytes whoever wins.
+    twice_at_once(|| bookpipe(&lake, &["transform", "--ds", &s.ds, "--subject", SUBJECT, "--force"]), &[0]);
+    for table in ["books", "authors", "book_authors", "rejects"] {
+        let zone = format!("silver/{table}");
+        assert_eq!(data_files(&partition(&lake, &zone, &s.ds)), data_files(&partition(&reference_lake, &zone, &s.ds)));
+        assert!(partition(&lake, &zone, &s.ds).join("_manifest.json").exists());
+    }
+    // aggregate on both engines.
+    let pg = PgServer::start();
+    for warehouse in [format!("duckdb:{}/w.duckdb", dir.path().display()), pg.database("aggregates")] {
+        let load = ["load", "--ds", &s.ds, "--subject", SUBJECT, "--warehouse", &warehouse];
+        assert_eq!(finish(bookpipe(&lake, &load)).0, 0);
+        let aggregate = ["aggregate", "--ds", &s.ds, "--subject", SUBJECT, "--warehouse", &warehouse];
+        let codes = twice_at_once(|| bookpipe(&lake, &aggregate), &[0]);
+        assert!(codes.contains(&0));
+        for table in ["author_books_per_year", "author_yearly_average", "books_per_year"] {
+            let zone = format!("gold/{table}");
+            assert_eq!(
+                data_files(&partition(&lake, &zone, &s.ds)),
+                data_files(&partition(&reference_lake, &zone, &s.ds))
+            );
+        }
+    }
+}

@@ -335,3 +335,18 @@ async fn a_missing_raw_partition_says_to_run_fetch_first() {
     assert!(message.contains("run `bookpipe fetch --ds 2024-05-01 --subject love` first"), "{message}");
     assert_eq!(code_for(&Err(err)), Code::MissingInput);
 }
+
+#[tokio::test]
+async fn a_raw_page_changed_after_fetch_is_refused_by_its_checksum() {
+    let ds = today();
+    let lake = broken_lake(&ds).await;
+    let page =
+        bookpipe::lake::raw_subject_partition(&Subject::parse("s", "love").unwrap(), Ds::parse("d", &ds).unwrap())
+            .join("page-00000.json");
+    lake.put(&page, bytes::Bytes::from_static(br#"{"works": []}"#)).await.unwrap();
+    let err = transform::run(&lake, &settings("love", &ds, 0.9, false)).await.unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("page-00000.json: checksum") && message.contains("the raw zone changed"), "{message}");
+    assert_eq!(code_for(&Err(err)), Code::Failure);
+    assert!(silver_manifest(&lake, Table::Books, "love", &ds).await.is_none());
+}
