@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         lake.put(&path, Bytes::from(body)).await?;
     }
     let pages = objects.len() as u32;
-    let stamp = now.format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let stamp = now.format(bookpipe::fetch::AUTHOR_STAMP).to_string();
     let mut records = Vec::with_capacity(keys.len());
     for key in &keys {
         let body = synth::author(key);

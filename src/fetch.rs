@@ -78,6 +78,9 @@ struct FetchState {
 
 const STATE: &str = "_fetch_state.json";
 
+/// How an author record's object name stamps its fetch time: `20261121T063000.123Z.json`.
+pub const AUTHOR_STAMP: &str = "%Y%m%dT%H%M%S%.3fZ";
+
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(transparent)]
@@ -351,7 +354,7 @@ async fn fetch_authors(
     }
     let reused = records.len() as u64;
     let bar = bar("authors", Some(to_fetch.len() as u64));
-    let stamp = s.now.format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let stamp = s.now.format(AUTHOR_STAMP).to_string();
     let fetched: Vec<Result<(AuthorRecord, Object), String>> = futures::stream::iter(to_fetch)
         .map(|key| {
             let (bar, stamp) = (&bar, &stamp);
@@ -416,7 +419,7 @@ async fn author_cache(lake: &Lake) -> Result<HashMap<String, AuthorRecord>, Lake
         let Some(fetched_at) = file
             .as_ref()
             .strip_suffix(".json")
-            .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ").ok())
+            .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, AUTHOR_STAMP).ok())
         else {
             continue;
         };

@@ -98,8 +98,12 @@ pub async fn remove(lake: &Lake, partition: &Path) -> Result<(), LakeError> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest, as manifests record checksums.
+pub fn hex(digest: &[u8]) -> String {
+    let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
         use std::fmt::Write;
         let _ = write!(hex, "{byte:02x}");

@@ -70,7 +70,7 @@ impl ParquetOut {
         let path = self.path.to_string();
         self.writer.close().await.map_err(|source| SortError::Parquet { path: path.clone(), source })?;
         let (hasher, bytes) = std::mem::take(&mut *self.digest.lock().expect("never poisoned"));
-        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::manifest::hex(&hasher.finalize());
         Ok(Object { path, bytes, sha256, rows: Some(rows) })
     }
 }

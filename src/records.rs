@@ -372,7 +372,8 @@ fn field_issue(field: &'static str) -> &'static str {
     }
 }
 
-fn count(issues: &mut Issues, issue: &'static str) {
+/// Counts one soft problem of kind `issue`.
+pub fn count(issues: &mut Issues, issue: &'static str) {
     *issues.entry(issue).or_default() += 1;
 }
 

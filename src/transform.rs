@@ -137,7 +137,7 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
             Ok(Some(mut author)) => {
                 if author.author_key != record.key {
                     // A merged author answered under another key: the works link to the asked key.
-                    count(&mut state.issues, "author_key_differs");
+                    records::count(&mut state.issues, "author_key_differs");
                     author.author_key = record.key.clone();
                 }
                 author
@@ -230,10 +230,6 @@ fn verify(path: &str, body: &[u8], expected: &str) -> Result<(), TransformError>
         return Err(TransformError::Checksum { path: path.into(), expected: expected.into(), actual });
     }
     Ok(())
-}
-
-fn count(issues: &mut Issues, issue: &'static str) {
-    *issues.entry(issue).or_default() += 1;
 }
 
 /// What grows as pages are read: the keys seen and the counts.
