@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod fast;
+
 /// One `books` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Book {
@@ -88,6 +90,14 @@ pub struct NotAPage {
 
 /// Turns one subject page into rows. `source` is the page's lake path, recorded on rejects.
 pub fn parse_page(body: &[u8], source: &str) -> Result<PageRows, NotAPage> {
+    match fast::page(body) {
+        Some(rows) => Ok(rows),
+        None => parse_page_in_general(body, source),
+    }
+}
+
+/// [`parse_page`] for any input: through `serde_json::Value`, where every oddity has its rule.
+fn parse_page_in_general(body: &[u8], source: &str) -> Result<PageRows, NotAPage> {
     let not_a_page = |reason: String| NotAPage { source_path: source.to_string(), reason };
     let page: Value = serde_json::from_slice(body).map_err(|err| not_a_page(format!("not JSON: {err}")))?;
     let works = match page.get("works") {
@@ -142,13 +152,7 @@ fn parse_work(work: &Value, issues: &mut Issues) -> Result<(Book, Vec<BookAuthor
             count(issues, "missing_first_publish_year");
             None
         }
-        Some(value) => {
-            let year = value.as_i64().and_then(|y| i16::try_from(y).ok()).filter(|y| (1..=2100).contains(y));
-            if year.is_none() {
-                count(issues, "bad_first_publish_year");
-            }
-            year
-        }
+        Some(value) => first_publish_year(value.as_i64(), issues),
     };
     let book = Book {
         first_publish_year,
@@ -180,28 +184,60 @@ fn parse_author_refs(work: &Map<String, Value>, work_key: &str, issues: &mut Iss
     let mut links = Vec::with_capacity(entries.len());
     for entry in entries {
         let key = entry.get("key").or_else(|| entry.get("author").and_then(|a| a.get("key")));
-        let Some(author_key) = key.and_then(Value::as_str).and_then(|k| parse_key(k, "/authors/", 'A')) else {
-            count(issues, "bad_author_reference");
-            continue;
-        };
-        // The same author listed twice on one work is one link (the first position).
-        if links.iter().any(|l: &BookAuthor| l.author_key == author_key) {
-            count(issues, "repeated_author_reference");
-            continue;
-        }
-        links.push(BookAuthor {
-            work_key: work_key.to_string(),
-            author_key: author_key.to_string(),
-            position: links.len() as i32,
-            listed_name: entry.get("name").and_then(Value::as_str).map(str::to_string),
-        });
+        let author_key = key.and_then(Value::as_str).and_then(|k| parse_key(k, "/authors/", 'A'));
+        let listed_name = entry.get("name").and_then(Value::as_str).map(str::to_string);
+        link_author(&mut links, 0, work_key, author_key, listed_name, issues);
     }
     links
+}
+
+/// A valid `first_publish_year`, or null and a counted issue.
+fn first_publish_year(year: Option<i64>, issues: &mut Issues) -> Option<i16> {
+    let year = year.and_then(|y| i16::try_from(y).ok()).filter(|y| (1..=2100).contains(y));
+    if year.is_none() {
+        count(issues, "bad_first_publish_year");
+    }
+    year
+}
+
+/// Appends the link of one author reference to the links of a work (those from `start` on). An
+/// unusable key is dropped and counted; the same author listed twice is one link, at the first
+/// position.
+fn link_author(
+    links: &mut Vec<BookAuthor>,
+    start: usize,
+    work_key: &str,
+    author_key: Option<&str>,
+    listed_name: Option<String>,
+    issues: &mut Issues,
+) {
+    let Some(author_key) = author_key else {
+        count(issues, "bad_author_reference");
+        return;
+    };
+    if links[start..].iter().any(|l| l.author_key == author_key) {
+        count(issues, "repeated_author_reference");
+        return;
+    }
+    links.push(BookAuthor {
+        work_key: work_key.to_string(),
+        author_key: author_key.to_string(),
+        position: (links.len() - start) as i32,
+        listed_name,
+    });
 }
 
 /// Turns one author record into a row. `Ok(None)` for a redirect (a merged author): the caller
 /// falls back to the name on the subject page.
 pub fn parse_author(body: &[u8], source: &str, issues: &mut Issues) -> Result<Option<Author>, Reject> {
+    match fast::author(body, issues) {
+        Some(author) => Ok(author),
+        None => parse_author_in_general(body, source, issues),
+    }
+}
+
+/// [`parse_author`] for any input: through `serde_json::Value`.
+fn parse_author_in_general(body: &[u8], source: &str, issues: &mut Issues) -> Result<Option<Author>, Reject> {
     let reject = |key: Option<String>, reason: String, record: String| Reject {
         source: source.to_string(),
         position: None,

@@ -222,6 +222,23 @@ fn keys() {
     assert_eq!(parse_key("/authors/OL1A", "/works/", 'W'), None);
 }
 
+#[test]
+fn real_pages_and_records_take_the_fast_path() {
+    let rows = fast::page(SCIENCE_FICTION).expect("the real page is read by the fast path");
+    assert_eq!(rows, parse_page_in_general(SCIENCE_FICTION, "p").unwrap());
+    let synthetic = crate::synth::subject_page("love", 3000, 500, 1000, 0);
+    assert_eq!(fast::page(&synthetic).unwrap(), parse_page_in_general(&synthetic, "p").unwrap());
+    for (record, fast_path) in [(ROWLING, true), (PAULSEN, true), (RAUTROY, true)] {
+        let (mut fast_issues, mut issues) = (Issues::new(), Issues::new());
+        let author = fast::author(record, &mut fast_issues);
+        assert_eq!(author.is_some(), fast_path);
+        if let Some(author) = author {
+            assert_eq!(author, parse_author_in_general(record, "a", &mut issues).unwrap());
+            assert_eq!(fast_issues, issues);
+        }
+    }
+}
+
 /// Fuzzing: no input makes the parsers panic. A short run is part of every `cargo test`; a long one
 /// is `PROPTEST_CASES=200000 cargo test --lib records::tests::fuzz`.
 mod fuzz {
@@ -263,6 +280,131 @@ mod fuzz {
                     .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
             ]
         })
+    }
+
+    /// A work close to a real one, each field valid or odd in one of the ways the general path has a
+    /// rule for.
+    fn near_work() -> impl Strategy<Value = Value> {
+        let field = |valid: Value| {
+            prop_oneof![
+                4 => Just(Some(valid)),
+                1 => Just(None),
+                1 => Just(Some(Value::Null)),
+                1 => Just(Some(Value::from("x"))),
+                1 => Just(Some(Value::from(1.5))),
+                1 => Just(Some(serde_json::json!([1]))),
+            ]
+        };
+        let reference = prop_oneof![
+            4 => (0..4u32).prop_map(|n| serde_json::json!({"key": format!("/authors/OL{n}A"), "name": format!("A{n}")})),
+            1 => Just(serde_json::json!({"author": {"key": "/authors/OL9A"}})),
+            1 => Just(serde_json::json!({"key": "/works/OL1W"})),
+            1 => Just(serde_json::json!({"key": "/authors/OL8A", "name": 3})),
+            1 => Just(serde_json::json!(["/authors/OL7A", "x"])),
+            1 => Just(Value::from("junk")),
+        ];
+        let authors = prop_oneof![
+            6 => prop::collection::vec(reference, 0..4).prop_map(|refs| Some(Value::Array(refs))),
+            1 => Just(None),
+            1 => Just(Some(Value::Null)),
+            1 => Just(Some(Value::from("x"))),
+        ];
+        let key = prop_oneof![
+            6 => (0..20u32).prop_map(|n| Value::from(format!("/works/OL{n}W"))),
+            1 => Just(Value::from("/authors/OL1A")),
+            1 => Just(Value::from(12)),
+        ];
+        (
+            key,
+            field(Value::from("A title")),
+            field(Value::from(1950)),
+            field(Value::from(3)),
+            field(Value::from(true)),
+            authors,
+            0..20usize,
+        )
+            .prop_map(|(key, title, year, editions, fulltext, authors, shape)| {
+                let mut work = serde_json::Map::new();
+                work.insert("key".into(), key);
+                for (name, value) in [
+                    ("title", title),
+                    ("first_publish_year", year),
+                    ("edition_count", editions),
+                    ("has_fulltext", fulltext),
+                    ("authors", authors),
+                ] {
+                    if let Some(value) = value {
+                        work.insert(name.into(), value);
+                    }
+                }
+                work.insert("subject".into(), serde_json::json!(["Fiction", "Love"]));
+                // Now and then not an object at all.
+                match shape {
+                    0 => Value::Array(work.into_iter().map(|(_, v)| v).collect()),
+                    _ => Value::Object(work),
+                }
+            })
+    }
+
+    /// An author record close to a real one.
+    fn near_author() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            4 => Just(Some(Value::from("31 July 1965"))),
+            1 => Just(None),
+            1 => Just(Some(Value::Null)),
+            1 => Just(Some(Value::from(""))),
+            1 => Just(Some(Value::from(7))),
+        ];
+        let bio = prop_oneof![
+            Just(None),
+            Just(Some(Value::from("A bio."))),
+            Just(Some(serde_json::json!({"type": "/type/text", "value": "Typed bio."}))),
+            Just(Some(serde_json::json!({"type": "/type/text"}))),
+            Just(Some(serde_json::json!(["A bio."]))),
+        ];
+        let extra = prop_oneof![
+            Just(serde_json::json!({})),
+            Just(serde_json::json!({"type": {"key": "/type/redirect"}, "location": "/authors/OL2A"})),
+            Just(serde_json::json!({"type": "/type/author"})),
+            Just(serde_json::json!({"remote_ids": {"wikidata": "Q1", "viaf": "2"}})),
+            Just(serde_json::json!({"remote_ids": {"isni": 3}})),
+            Just(serde_json::json!({"remote_ids": ["Q1"]})),
+            Just(serde_json::json!({"key": "/works/OL1W"})),
+        ];
+        (text.clone(), text, bio, extra).prop_map(|(name, birth, bio, extra)| {
+            let mut record = serde_json::json!({"key": "/authors/OL1A", "alternate_names": ["x", "y"]});
+            for (field, value) in [("name", name), ("birth_date", birth), ("bio", bio)] {
+                if let Some(value) = value {
+                    record[field] = value;
+                }
+            }
+            for (field, value) in extra.as_object().unwrap() {
+                record[field] = value.clone();
+            }
+            record
+        })
+    }
+
+    proptest! {
+        /// Whenever the fast path answers, it answers exactly what the general path does.
+        #[test]
+        fn the_fast_page_path_agrees_with_the_general_one(works in prop::collection::vec(near_work(), 0..6)) {
+            let body = serde_json::to_vec(&serde_json::json!({"works": works, "work_count": 6})).unwrap();
+            if let Some(rows) = fast::page(&body) {
+                prop_assert_eq!(rows, parse_page_in_general(&body, "p").unwrap());
+            }
+        }
+
+        #[test]
+        fn the_fast_author_path_agrees_with_the_general_one(record in near_author()) {
+            let body = serde_json::to_vec(&record).unwrap();
+            let mut fast_issues = Issues::new();
+            if let Some(author) = fast::author(&body, &mut fast_issues) {
+                let mut issues = Issues::new();
+                prop_assert_eq!(author, parse_author_in_general(&body, "a", &mut issues).unwrap());
+                prop_assert_eq!(fast_issues, issues);
+            }
+        }
     }
 
     proptest! {

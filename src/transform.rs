@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,10 @@ use crate::tables::{self, Table};
 const SPILL_BYTES: usize = 64 * 1024 * 1024;
 /// Authors are parsed into batches of this many rows.
 const AUTHOR_BATCH: usize = 2048;
+/// Pages read and parsed ahead of the one being sorted into the writers.
+const PAGES_IN_FLIGHT: usize = 3;
+/// Author record reads in flight (each is a small object: latency, not bandwidth, bounds them).
+const AUTHORS_IN_FLIGHT: usize = 64;
 
 /// The task's record in each silver manifest (the same for the four tables of a partition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,47 +118,66 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
         manifest::remove(lake, partition).await?;
     }
 
+    let started = std::time::Instant::now();
     let mut out = Tables::new();
     let mut state = State::default();
-    let checksums: HashMap<&str, &str> =
-        raw.manifest.objects.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
-    for object in raw.manifest.objects.iter().filter(|o| is_page(&o.path)) {
-        let body = lake.get(&Path::from(object.path.as_str())).await?;
-        verify(&object.path, &body, &object.sha256)?;
-        let rows = records::parse_page(&body, &object.path)?;
+    // Pages are read and parsed a few at a time on the blocking pool (in order), so parsing uses
+    // every core while the rows of the page before are sorted into the writers here.
+    let pages = raw.manifest.objects.iter().filter(|o| is_page(&o.path)).map(|object| read_page(lake, object));
+    let mut pages = futures::stream::iter(pages).buffered(PAGES_IN_FLIGHT);
+    while let Some(rows) = pages.try_next().await? {
         state.pages += 1;
         out.add_page(rows, &mut state)?;
     }
+    tracing::debug!(pages = state.pages, seconds = started.elapsed().as_secs_f64(), "pages parsed");
     let details = &raw.manifest.details;
-    let mut authors = Vec::with_capacity(AUTHOR_BATCH);
-    for record in &details.author_records {
-        let body = lake.get(&Path::from(record.path.as_str())).await?;
-        if let Some(expected) = checksums.get(record.path.as_str()) {
-            verify(&record.path, &body, expected)?;
+    let checksums: HashMap<&str, &str> =
+        raw.manifest.objects.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
+    // Author records are small and many: many reads in flight, parsed in chunks off this thread.
+    let reads = details.author_records.iter().map(|record| {
+        let expected = checksums.get(record.path.as_str()).map(|sha| sha.to_string());
+        async move {
+            let body = lake.get(&Path::from(record.path.as_str())).await?;
+            Ok::<_, anyhow::Error>(RawAuthor { key: record.key.clone(), path: record.path.clone(), body, expected })
         }
-        state.author_records += 1;
-        let listed = state.listed_names.remove(&record.key).flatten();
-        let author = match records::parse_author(&body, &record.path, &mut state.issues) {
-            Ok(Some(mut author)) => {
-                if author.author_key != record.key {
-                    // A merged author answered under another key: the works link to the asked key.
-                    records::count(&mut state.issues, "author_key_differs");
-                    author.author_key = record.key.clone();
+    });
+    let mut chunks = futures::stream::iter(reads)
+        .buffered(AUTHORS_IN_FLIGHT)
+        .try_chunks(AUTHOR_BATCH)
+        .map_err(|err| err.1)
+        .map_ok(|chunk| async move { tokio::task::spawn_blocking(move || parse_authors(chunk)).await? })
+        .try_buffered(2);
+    let mut authors = Vec::with_capacity(AUTHOR_BATCH);
+    while let Some((chunk, issues)) = chunks.try_next().await? {
+        for (issue, n) in issues {
+            *state.issues.entry(issue).or_default() += n;
+        }
+        for (key, parsed) in chunk {
+            state.author_records += 1;
+            let listed = state.listed_names.remove(&key).flatten();
+            let author = match parsed {
+                Ok(Some(mut author)) => {
+                    if author.author_key != key {
+                        // A merged author answered under another key: the works link to the asked key.
+                        records::count(&mut state.issues, "author_key_differs");
+                        author.author_key = key;
+                    }
+                    author
                 }
-                author
+                Ok(None) => records::author_without_record(&key, listed),
+                Err(reject) => {
+                    tracing::warn!(source = %reject.source, reason = %reject.reason, "author record rejected");
+                    out.rejects.push(tables::rejects(&[reject]))?;
+                    records::author_without_record(&key, listed)
+                }
+            };
+            authors.push(author);
+            if authors.len() == AUTHOR_BATCH {
+                out.authors.push(tables::authors(&std::mem::take(&mut authors)))?;
             }
-            Ok(None) => records::author_without_record(&record.key, listed),
-            Err(reject) => {
-                tracing::warn!(source = %reject.source, reason = %reject.reason, "author record rejected");
-                out.rejects.push(tables::rejects(&[reject]))?;
-                records::author_without_record(&record.key, listed)
-            }
-        };
-        authors.push(author);
-        if authors.len() == AUTHOR_BATCH {
-            out.authors.push(tables::authors(&std::mem::take(&mut authors)))?;
         }
     }
+    tracing::debug!(records = state.author_records, seconds = started.elapsed().as_secs_f64(), "authors parsed");
     // Authors the works list but Open Library has no record of (404): the listed name stands.
     let mut unrecorded: Vec<(String, Option<String>)> = state.listed_names.drain().collect();
     unrecorded.sort();
@@ -183,6 +207,7 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     for (table, sorter) in out.into_writers() {
         objects.push(sorter.write(lake, &silver_object(table, &s.subject, s.ds)).await?);
     }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "tables written");
     for ((table, object), partition) in Table::ALL.iter().zip(objects).zip(&partitions) {
         let manifest = Manifest {
             task: format!("transform:{}", table.name()),
@@ -220,6 +245,41 @@ async fn is_current(lake: &Lake, partitions: &[Path], input: &Input) -> anyhow::
     Ok(true)
 }
 
+/// One page read, checked against the raw manifest and parsed into rows.
+async fn read_page(lake: &Lake, object: &manifest::Object) -> anyhow::Result<records::PageRows> {
+    let body = lake.get(&Path::from(object.path.as_str())).await?;
+    let (path, expected) = (object.path.clone(), object.sha256.clone());
+    tokio::task::spawn_blocking(move || {
+        verify(&path, &body, &expected)?;
+        Ok(records::parse_page(&body, &path)?)
+    })
+    .await?
+}
+
+/// An author record as read from the lake, with the checksum the raw manifest has for it.
+struct RawAuthor {
+    key: String,
+    path: String,
+    body: bytes::Bytes,
+    expected: Option<String>,
+}
+
+/// Checks and parses a chunk of author records: each asked key with its parsed record, and the
+/// soft problems counted.
+type ParsedAuthors = (Vec<(String, Result<Option<records::Author>, records::Reject>)>, Issues);
+
+fn parse_authors(chunk: Vec<RawAuthor>) -> anyhow::Result<ParsedAuthors> {
+    let mut issues = Issues::new();
+    let mut parsed = Vec::with_capacity(chunk.len());
+    for raw in chunk {
+        if let Some(expected) = &raw.expected {
+            verify(&raw.path, &raw.body, expected)?;
+        }
+        parsed.push((raw.key, records::parse_author(&raw.body, &raw.path, &mut issues)));
+    }
+    Ok((parsed, issues))
+}
+
 fn is_page(path: &str) -> bool {
     path.rsplit('/').next().and_then(lake::parse_page_name).is_some()
 }
@@ -239,10 +299,30 @@ struct State {
     works_seen: u64,
     duplicate_works: u64,
     author_records: u64,
-    seen_works: HashSet<String>,
+    seen_works: WorkKeys,
     /// Every author a kept work links to, with the first name a page listed for them.
     listed_names: HashMap<String, Option<String>>,
     issues: Issues,
+}
+
+/// The work keys seen so far, held as their numbers (`OL123W` → 123): 8 bytes a key rather than a
+/// string, so a million works cost about 16 MB here. Keys a number would not hold exactly (more
+/// than 19 digits, or a leading zero) are kept as strings.
+#[derive(Default)]
+struct WorkKeys {
+    numbers: HashSet<u64>,
+    others: HashSet<String>,
+}
+
+impl WorkKeys {
+    /// Adds a key (`OL<digits>W`, as records::parse_key made it); false if it was already there.
+    fn insert(&mut self, key: &str) -> bool {
+        let digits = key.get(2..key.len().saturating_sub(1)).unwrap_or_default();
+        match digits.parse::<u64>() {
+            Ok(number) if !digits.starts_with('0') || digits == "0" => self.numbers.insert(number),
+            _ => self.others.insert(key.to_string()),
+        }
+    }
 }
 
 /// The four sorted writers of a partition.
@@ -281,7 +361,7 @@ impl Tables {
             {
                 own.push(link);
             }
-            if state.seen_works.insert(book.work_key.clone()) {
+            if state.seen_works.insert(&book.work_key) {
                 books.push(book);
                 links.append(&mut own);
             } else {
@@ -311,5 +391,25 @@ impl Tables {
             (Table::BookAuthors, self.book_authors),
             (Table::Rejects, self.rejects),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkKeys;
+
+    #[test]
+    fn work_keys_are_told_apart() {
+        let mut keys = WorkKeys::default();
+        assert!(keys.insert("OL123W"));
+        assert!(!keys.insert("OL123W"));
+        // Same number, different keys.
+        assert!(keys.insert("OL0123W"));
+        assert!(!keys.insert("OL0123W"));
+        assert!(keys.insert("OL0W"));
+        let long = format!("OL{}W", "9".repeat(25));
+        assert!(keys.insert(&long));
+        assert!(!keys.insert(&long));
+        assert_eq!((keys.numbers.len(), keys.others.len()), (2, 2));
     }
 }

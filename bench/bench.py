@@ -1,0 +1,454 @@
+"""bookpipe against what a data engineer would use instead, side by side on the same data, in one run.
+
+Run through bench/run (it builds bookpipe and the generator and makes the venv). For each size it
+generates a raw partition shaped like Open Library's (cached in the work folder), then measures,
+each `--runs` times, as separate processes (wall time, CPU time and peak RSS from wait4):
+
+  transform      bookpipe transform  |  DuckDB read_json -> Parquet  |  json + pandas + pyarrow
+  load, DuckDB   bookpipe load       |  DuckDB's own read_parquet into the same tables
+  load, Postgres bookpipe load       |  psql \\copy of the same rows as CSV
+  aggregate      bookpipe aggregate on DuckDB and on PostgreSQL
+  fetch          bookpipe fetch from a fake Open Library on 127.0.0.1 answering after a latency
+
+and prints medians as Markdown tables. Every contender's output is checked against bookpipe's
+(same tables, same rows), so a faster wrong answer cannot win. No timing is asserted: the numbers
+are the result, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_api import FakeOpenLibrary  # noqa: E402
+from postgres import Postgres  # noqa: E402
+
+SUBJECT, DS = "love", "2026-11-21"
+TABLES = ["books", "authors", "book_authors"]
+WORKS_PER_AUTHOR = 5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="the bookpipe binary")
+    parser.add_argument("--generator", required=True, help="the generate_raw example binary")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="works per partition, comma-separated")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every measurement (the median is shown)")
+    parser.add_argument("--pandas-max", type=int, default=1_000_000, help="largest size pandas is run at")
+    parser.add_argument("--fetch-works", type=int, default=20_000, help="works of the fetch benchmark's subject")
+    parser.add_argument("--fetch-rate", type=float, default=50.0, help="bookpipe fetch --rate")
+    parser.add_argument("--fetch-latency", type=float, default=0.1, help="seconds the fake API waits per answer")
+    parser.add_argument("--skip", default="", help="sections to leave out: transform,duckdb,postgres,fetch")
+    parser.add_argument("--smoke", action="store_true", help="CI-sized: 2,000 works, one run")
+    parser.add_argument("--workdir", default=str(Path.home() / ".cache/bookpipe/bench"), help="data and outputs")
+    parser.add_argument("--out", help="also write the tables to this Markdown file")
+    args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.runs, args.fetch_works = "2000", 1, 2000
+    sizes = [int(size) for size in args.sizes.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    bench = Bench(Path(args.bin), Path(args.generator), work, args.runs)
+
+    report = [machine(args)]
+    postgres = None if "postgres" in skip else Postgres.start(work / "pg")
+    try:
+        rows = {"transform": [], "load": [], "aggregate": []}
+        for size in sizes:
+            lake = bench.generate(size)
+            if "transform" not in skip:
+                rows["transform"] += bench.transform(lake, size, pandas=size <= args.pandas_max)
+            else:
+                bench.run_bookpipe("transform", lake, "--force")
+            if "duckdb" not in skip:
+                rows["load"] += bench.load_duckdb(lake, size)
+                rows["aggregate"] += bench.aggregate(lake, size, "DuckDB", f"duckdb:{work / 'bookpipe.duckdb'}")
+            if postgres is not None:
+                url = postgres.database("bench")
+                rows["load"] += bench.load_postgres(lake, size, postgres, url)
+                rows["aggregate"] += bench.aggregate(lake, size, "PostgreSQL", url)
+        report += [transform_table(rows["transform"]), load_table(rows["load"]), aggregate_table(rows["aggregate"])]
+        if "fetch" not in skip:
+            report.append(fetch_table(bench.fetch(args.fetch_works, args.fetch_rate, args.fetch_latency)))
+    finally:
+        if postgres is not None:
+            postgres.stop()
+    text = "\n\n".join(part for part in report if part)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+class Bench:
+    def __init__(self, binary: Path, generator: Path, work: Path, runs: int) -> None:
+        self.bin, self.generator, self.work, self.runs = binary, generator, work, runs
+        self.python = sys.executable
+        self.contenders = str(Path(__file__).resolve().parent / "contenders.py")
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def generate(self, works: int) -> Path:
+        """A raw partition of `works` works by works/5 authors, generated once per generator source."""
+        authors = max(1, works // WORKS_PER_AUTHOR)
+        sources = [
+            ROOT / "src/synth.rs",
+            ROOT / "examples/generate_raw.rs",
+            *sorted((ROOT / "tests/fixtures").iterdir()),
+        ]
+        digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
+        lake = self.work / f"lake-{works}"
+        marker = lake / f".generated-{digest}"
+        if not marker.exists():
+            shutil.rmtree(lake, ignore_errors=True)
+            log(f"generating {works:,} works by {authors:,} authors into {lake}")
+            run([str(self.generator), str(lake), SUBJECT, DS, str(works), str(authors)])
+            marker.touch()
+        return lake
+
+    # -- measuring -------------------------------------------------------------------------------
+
+    def measure(self, command: list[str], env: dict | None = None, before=None) -> dict:
+        """Median wall and CPU seconds and the largest peak RSS of `runs` runs of a command."""
+        walls, cpus, peaks = [], [], []
+        for _ in range(self.runs):
+            if before is not None:
+                before()
+            result = timed(command, env)
+            walls.append(result["wall"])
+            cpus.append(result["cpu"])
+            peaks.append(result["rss_mb"])
+        return {"wall": statistics.median(walls), "cpu": statistics.median(cpus), "rss_mb": max(peaks)}
+
+    def bookpipe(self, task: str, lake: Path, *extra: str) -> list[str]:
+        return [str(self.bin), task, "--lake", str(lake), "--subject", SUBJECT, "--ds", DS, *extra]
+
+    def run_bookpipe(self, task: str, lake: Path, *extra: str) -> None:
+        run(self.bookpipe(task, lake, *extra), quiet_env())
+
+    # -- transform -------------------------------------------------------------------------------
+
+    def transform(self, lake: Path, works: int, pandas: bool) -> list[dict]:
+        raw_mb = raw_bytes(lake) / 1e6
+        out = self.work / "out"
+        contenders = [
+            ("bookpipe", self.bookpipe("transform", lake, "--force"), silver(lake)),
+            (
+                "DuckDB",
+                [self.python, self.contenders, "duckdb-transform", str(lake), SUBJECT, DS, str(out / "duckdb")],
+                out / "duckdb",
+            ),
+        ]
+        if pandas:
+            command = [self.python, self.contenders, "pandas-transform", str(lake), SUBJECT, DS, str(out / "pandas")]
+            contenders.append(("pandas", command, out / "pandas"))
+        rows = []
+        for tool, command, _ in contenders:
+            log(f"transform {works:,} works: {tool}")
+            rows.append({"works": works, "tool": tool, "raw_mb": raw_mb, **self.measure(command, quiet_env())})
+        reference = read_tables(silver(lake))
+        for tool, _, output in contenders[1:]:
+            same_tables(tool, read_tables(output), reference)
+        return rows
+
+    # -- load ------------------------------------------------------------------------------------
+
+    def load_duckdb(self, lake: Path, works: int) -> list[dict]:
+        ours, theirs = self.work / "bookpipe.duckdb", self.work / "duckdb.duckdb"
+        log(f"load {works:,} works into DuckDB")
+        bookpipe = self.measure(
+            self.bookpipe("load", lake, "--warehouse", f"duckdb:{ours}"), quiet_env(), lambda: remove(ours)
+        )
+        ingest = [
+            self.python,
+            self.contenders,
+            "duckdb-ingest",
+            str(theirs),
+            str(MIGRATION),
+            SUBJECT,
+            DS,
+            str(lake / "silver"),
+        ]
+        duckdb = self.measure(ingest, None, lambda: remove(theirs))
+        self.run_bookpipe("load", lake, "--warehouse", f"duckdb:{ours}")
+        counts = [duckdb_counts(path) for path in (ours, theirs)]
+        if counts[0] != counts[1]:
+            sys.exit(f"DuckDB ingest loaded {counts[1]} rows, bookpipe {counts[0]}")
+        rows = sum(counts[0].values())
+        return [
+            {"works": works, "rows": rows, "engine": "DuckDB", "tool": "bookpipe load", **bookpipe},
+            {"works": works, "rows": rows, "engine": "DuckDB", "tool": "DuckDB read_parquet", **duckdb},
+        ]
+
+    def load_postgres(self, lake: Path, works: int, pg: Postgres, url: str) -> list[dict]:
+        log(f"load {works:,} works into PostgreSQL")
+        self.run_bookpipe("load", lake, "--warehouse", url)  # creates the schema
+        csv = self.work / "csv"
+        columns = write_csv(silver(lake), csv)
+        truncate = lambda: pg.psql("bench", ["-c", "TRUNCATE books, authors, book_authors, loads"])  # noqa: E731
+        bookpipe = self.measure(self.bookpipe("load", lake, "--warehouse", url), quiet_env(), truncate)
+        copies = []
+        for table in TABLES:
+            copies += ["-c", f"\\copy {table} ({columns[table]}) FROM '{csv / table}.csv' CSV HEADER"]
+        psql = self.measure(pg.psql_command("bench", ["-1", *copies]), None, truncate)
+        counts = pg.counts("bench", TABLES)
+        self.run_bookpipe("load", lake, "--warehouse", url)
+        if counts != pg.counts("bench", TABLES):
+            sys.exit(f"psql loaded {counts} rows, bookpipe {pg.counts('bench', TABLES)}")
+        rows = sum(counts.values())
+        return [
+            {"works": works, "rows": rows, "engine": "PostgreSQL", "tool": "bookpipe load", **bookpipe},
+            {"works": works, "rows": rows, "engine": "PostgreSQL", "tool": "psql \\copy (CSV)", **psql},
+        ]
+
+    def aggregate(self, lake: Path, works: int, engine: str, url: str) -> list[dict]:
+        log(f"aggregate {works:,} works on {engine}")
+        command = self.bookpipe("aggregate", lake, "--warehouse", url, "--output", "json")
+        return [{"works": works, "engine": engine, **self.measure(command, quiet_env())}]
+
+    # -- fetch -----------------------------------------------------------------------------------
+
+    def fetch(self, works: int, rate: float, latency: float) -> dict:
+        lake = self.generate(works)
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        results = []
+        with FakeOpenLibrary(lake, SUBJECT, DS, latency) as api:
+            for _ in range(self.runs):
+                target = Path(tempfile.mkdtemp(prefix="fetch-", dir=self.work))
+                api.requests.clear()
+                log(f"fetch {works:,} works at --rate {rate:g} with {latency * 1000:.0f} ms latency")
+                command = [str(self.bin), "fetch", "--lake", str(target), "--subject", SUBJECT, "--ds", today]
+                command += ["--api-url", api.url, "--rate", f"{rate:g}", "--contact", "bench@example.invalid"]
+                result = timed(command, quiet_env())
+                requests = list(api.requests)
+                shutil.rmtree(target)
+                results.append((result, requests))
+        wall = statistics.median(result["wall"] for result, _ in results)
+        result, requests = results[0]
+        counted = Counter(requests)
+        expected = api.expected_requests()
+        return {
+            "works": works,
+            "authors": api.authors,
+            "requests": len(requests),
+            "expected": expected,
+            "redundant": sum(n - 1 for n in counted.values()),
+            "rate": rate,
+            "latency": latency,
+            "wall": wall,
+            "bound": 1.1 * len(requests) / rate,
+            "rss_mb": max(result["rss_mb"] for result, _ in results),
+        }
+
+
+MIGRATION = ROOT / "sql/migrations/0001_tables.sql"
+
+
+# -- processes --------------------------------------------------------------------------------------
+
+
+def timed(command: list[str], env: dict | None) -> dict:
+    """Runs a command to completion: wall seconds, CPU seconds (user + system), peak RSS in MB.
+
+    The peak comes from GNU time, not from this process's wait4: Linux carries a process's peak RSS
+    over exec, so a child forked from this (large) Python process would report at least its size."""
+    with tempfile.NamedTemporaryFile() as usage, tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        timer = [TIME, "-q", "-f", "%U %S %M", "-o", usage.name]
+        code = subprocess.run(
+            [*timer, *command], stdout=subprocess.DEVNULL, stderr=errors, env=env, check=False
+        ).returncode
+        wall = time.perf_counter() - start
+        if code != 0:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace")[-3000:]
+            sys.exit(f"{' '.join(command)} exited {code}:\n{tail}")
+        user, system, peak_kb = Path(usage.name).read_text().split()[-3:]
+    return {"wall": wall, "cpu": float(user) + float(system), "rss_mb": int(peak_kb) / 1024}
+
+
+TIME = "/usr/bin/time"
+if not Path(TIME).is_file():
+    sys.exit("the benchmark needs GNU time (/usr/bin/time) for peak memory: apt-get install time")
+
+
+def run(command: list[str], env: dict | None = None) -> None:
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+
+
+def quiet_env() -> dict:
+    """bookpipe logs only warnings: the benchmark times the work, not the logging."""
+    return {**os.environ, "BOOKPIPE_LOG": "warn"}
+
+
+def remove(path: Path) -> None:
+    for candidate in (path, Path(f"{path}.wal")):
+        candidate.unlink(missing_ok=True)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- data checks ------------------------------------------------------------------------------------
+
+
+def silver(lake: Path) -> Path:
+    return lake / "silver"
+
+
+def raw_bytes(lake: Path) -> int:
+    """Bytes of JSON a transform reads: the pages and author records the raw manifest lists."""
+    manifest = lake / f"raw/openlibrary/subjects/subject={SUBJECT}/ds={DS}/_manifest.json"
+    return sum(o["bytes"] for o in json.loads(manifest.read_text())["objects"])
+
+
+def table_file(folder: Path, table: str) -> Path:
+    partition = folder / table / f"subject={SUBJECT}" / f"ds={DS}" / "part-00000.parquet"
+    return partition if partition.exists() else folder / f"{table}.parquet"
+
+
+def read_tables(folder: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    return {table: pq.read_table(table_file(folder, table)) for table in TABLES}
+
+
+def same_tables(tool: str, tables: dict, reference: dict) -> None:
+    """The contender wrote the same rows, in the same order, as bookpipe (types may differ in width)."""
+    for table in TABLES:
+        theirs, ours = tables[table], reference[table]
+        if theirs.column_names != ours.column_names or not theirs.cast(ours.schema).equals(ours):
+            sys.exit(f"{tool}'s {table} differs from bookpipe's ({theirs.num_rows} rows vs {ours.num_rows})")
+
+
+def duckdb_counts(path: Path) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in TABLES}
+
+
+def write_csv(silver_folder: Path, out: Path) -> dict:
+    """The warehouse rows (slice columns first) of bookpipe's silver Parquet as CSV, for psql."""
+    import duckdb
+
+    out.mkdir(parents=True, exist_ok=True)
+    columns = {}
+    with duckdb.connect() as con:
+        for table in TABLES:
+            source = f"read_parquet('{table_file(silver_folder, table)}', hive_partitioning = false)"
+            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            columns[table] = ", ".join(["subject", "ds", *names])
+            con.execute(
+                f"COPY (SELECT '{SUBJECT}' AS subject, DATE '{DS}' AS ds, * FROM {source}) "
+                f"TO '{out / table}.csv' (HEADER)"
+            )
+    return columns
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+
+def machine(args) -> str:
+    import duckdb
+    import pandas
+    import pyarrow
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    memory = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    version = subprocess.run([args.bin, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    return (
+        f"Machine: {cpu}, {os.cpu_count()} cores, {memory / 2**20:.0f} GiB; {platform.platform()}\n"
+        f"{version}; DuckDB {duckdb.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, "
+        f"Python {platform.python_version()}; {args.runs} run(s) per measurement, medians shown"
+    )
+
+
+def transform_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        "### transform: raw JSON → books, authors, book_authors as sorted Parquet",
+        "",
+        "| works | raw MB | tool | median s | works/s | MB/s | CPU s | peak RSS MB | speed-up of bookpipe |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    ours = {row["works"]: row["wall"] for row in rows if row["tool"] == "bookpipe"}
+    for row in rows:
+        ratio = row["wall"] / ours[row["works"]]
+        lines.append(
+            f"| {row['works']:,} | {row['raw_mb']:,.0f} | {row['tool']} | {row['wall']:.2f} | "
+            f"{row['works'] / row['wall']:,.0f} | {row['raw_mb'] / row['wall']:,.1f} | {row['cpu']:.2f} | "
+            f"{row['rss_mb']:,.0f} | {'—' if row['tool'] == 'bookpipe' else f'{ratio:.1f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def load_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        "### load: the silver tables into the warehouse (one transaction)",
+        "",
+        "| works | rows | engine | tool | median s | rows/s | peak RSS MB | bookpipe's speed ÷ the tool's |",
+        "|---:|---:|---|---|---:|---:|---:|---:|",
+    ]
+    ours = {(r["works"], r["engine"]): r["wall"] for r in rows if r["tool"] == "bookpipe load"}
+    for row in rows:
+        ratio = row["wall"] / ours[(row["works"], row["engine"])]
+        lines.append(
+            f"| {row['works']:,} | {row['rows']:,} | {row['engine']} | {row['tool']} | {row['wall']:.2f} | "
+            f"{row['rows'] / row['wall']:,.0f} | {row['rss_mb']:,.0f} | "
+            f"{'—' if row['tool'] == 'bookpipe load' else f'{ratio:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def aggregate_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        "### aggregate: the three gold tables (warehouse SQL, plus gold Parquet and CSV in the lake)",
+        "",
+        "| works | engine | median s | peak RSS MB |",
+        "|---:|---|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['works']:,} | {row['engine']} | {row['wall']:.2f} | {row['rss_mb']:,.0f} |")
+    return "\n".join(lines)
+
+
+def fetch_table(row: dict) -> str:
+    within = "yes" if row["wall"] <= row["bound"] else "NO"
+    return "\n".join(
+        [
+            "### fetch: a fake Open Library on 127.0.0.1",
+            "",
+            "| works | authors | requests (expected) | redundant | --rate | latency ms | median s "
+            "| 1.1 x requests / rate | within | peak RSS MB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+            f"| {row['works']:,} | {row['authors']:,} | {row['requests']:,} ({row['expected']:,}) | "
+            f"{row['redundant']} | {row['rate']:g} | {row['latency'] * 1000:.0f} | {row['wall']:.2f} | "
+            f"{row['bound']:.2f} | {within} | {row['rss_mb']:,.0f} |",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""What a data engineer would write instead of bookpipe, run by bench/bench.py on the same data.
+
+Each contender is a subcommand run as its own process, so the harness measures its wall time and
+peak memory exactly as it measures bookpipe's:
+
+    contenders.py duckdb-transform LAKE SUBJECT DS OUT    read_json of the raw pages and author
+                                                         records -> books, authors, book_authors
+    contenders.py pandas-transform LAKE SUBJECT DS OUT    the same with json + pandas + pyarrow
+    contenders.py duckdb-ingest DB MIGRATION SUBJECT DS SILVER
+                                                         DuckDB's own read_parquet of bookpipe's
+                                                         silver Parquet into the warehouse tables
+
+Both transforms read exactly the objects the raw partition's manifest lists and write the same
+three tables as bookpipe (same columns, same rules where SQL can say them simply: keys stripped of
+their /works/ and /authors/ prefixes, works without key or title dropped, a work seen twice kept
+once, years outside 1..2100 null, a birth or death year as the first 3- or 4-digit number, authors
+without a record named as their pages list them), sorted the same way, zstd-compressed Parquet.
+"""
+
+import json
+import os
+import re
+import sys
+
+RAW = "raw/openlibrary/subjects/subject={subject}/ds={ds}"
+
+
+def raw_inputs(lake, subject, ds):
+    """The page paths and the author record paths the raw manifest lists."""
+    partition = os.path.join(lake, RAW.format(subject=subject, ds=ds))
+    with open(os.path.join(partition, "_manifest.json")) as f:
+        manifest = json.load(f)
+    pages = [os.path.join(lake, o["path"]) for o in manifest["objects"] if re.search(r"/page-\d+\.json$", o["path"])]
+    authors = [os.path.join(lake, r["path"]) for r in manifest["details"]["author_records"]]
+    return pages, authors
+
+
+WORKS = (
+    "STRUCT(key VARCHAR, title VARCHAR, first_publish_year BIGINT, edition_count BIGINT, "
+    "cover_id BIGINT, has_fulltext BOOLEAN, public_scan BOOLEAN, "
+    "authors STRUCT(key VARCHAR, name VARCHAR)[])[]"
+)
+AUTHOR_COLUMNS = {
+    "key": "VARCHAR",
+    "name": "VARCHAR",
+    "birth_date": "VARCHAR",
+    "death_date": "VARCHAR",
+    "bio": "JSON",
+    "remote_ids": "STRUCT(wikidata VARCHAR, viaf VARCHAR, isni VARCHAR)",
+    "type": "STRUCT(key VARCHAR)",
+}
+YEAR = (
+    "CASE WHEN TRY_CAST(regexp_extract({0}, '(^|[^0-9])([0-9]{{3,4}})([^0-9]|$)', 2) AS SMALLINT) "
+    "BETWEEN 1 AND 2100 THEN TRY_CAST(regexp_extract({0}, '(^|[^0-9])([0-9]{{3,4}})([^0-9]|$)', 2) "
+    "AS SMALLINT) END"
+)
+
+
+def duckdb_transform(lake, subject, ds, out):
+    import duckdb
+
+    pages, authors = raw_inputs(lake, subject, ds)
+    os.makedirs(out, exist_ok=True)
+    con = duckdb.connect()
+    parquet = "(FORMAT parquet, COMPRESSION zstd)"
+    # Every page is one JSON object; only `works` is read, with its fields typed up front (the
+    # schema a data engineer would pin rather than let DuckDB sample).
+    con.execute(
+        f"""
+        CREATE TEMP TABLE kept AS
+        SELECT * FROM (
+            SELECT regexp_extract(work.key, '^/works/(OL[0-9]+W)$', 1) AS work_key, work, page, idx
+            FROM (
+                SELECT filename AS page, unnest(works) AS work,
+                       generate_subscripts(works, 1) AS idx
+                FROM read_json(?, columns = {{'works': '{WORKS}'}}, filename = true,
+                               maximum_object_size = 268435456)
+            )
+            WHERE work.title IS NOT NULL AND trim(work.title) <> ''
+        )
+        WHERE work_key <> ''
+        QUALIFY row_number() OVER (PARTITION BY work_key ORDER BY page, idx) = 1
+        """,
+        [pages],
+    )
+    con.execute(
+        f"""
+        COPY (
+            SELECT work_key, work.title AS title,
+                   CASE WHEN work.first_publish_year BETWEEN 1 AND 2100
+                        THEN work.first_publish_year::SMALLINT END AS first_publish_year,
+                   work.edition_count::INTEGER AS edition_count, work.cover_id AS cover_id,
+                   work.has_fulltext AS has_fulltext, work.public_scan AS public_scan
+            FROM kept ORDER BY work_key
+        ) TO '{out}/books.parquet' {parquet}
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE links AS
+        SELECT work_key, author_key,
+               (row_number() OVER (PARTITION BY work_key ORDER BY pos) - 1)::INTEGER AS position,
+               listed_name
+        FROM (
+            SELECT work_key, regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1) AS author_key,
+                   a.name AS listed_name, pos
+            FROM (SELECT work_key, unnest(work.authors) AS a,
+                         generate_subscripts(work.authors, 1) AS pos FROM kept)
+        )
+        WHERE author_key <> ''
+        """
+    )
+    con.execute(
+        f"COPY (SELECT work_key, author_key, position FROM links ORDER BY work_key, position) "
+        f"TO '{out}/book_authors.parquet' {parquet}"
+    )
+    birth, death = YEAR.format("birth_date"), YEAR.format("death_date")
+    con.execute(
+        f"""
+        COPY (
+            WITH records AS (
+                SELECT regexp_extract(filename, '/authors/(OL[0-9]+A)/', 1) AS author_key,
+                       name, nullif(trim(birth_date), '') AS birth_date,
+                       nullif(trim(death_date), '') AS death_date,
+                       CASE WHEN json_type(bio) = 'VARCHAR' THEN bio ->> '$'
+                            ELSE bio ->> '$.value' END AS bio,
+                       remote_ids.wikidata AS wikidata, remote_ids.viaf AS viaf,
+                       remote_ids.isni AS isni, type.key = '/type/redirect' AS redirect
+                FROM read_json(?, columns = {AUTHOR_COLUMNS!r}, filename = true)
+            ),
+            listed AS (
+                SELECT author_key, first(listed_name ORDER BY work_key, position) AS listed_name
+                FROM links GROUP BY author_key
+            )
+            SELECT author_key, name, birth_date, death_date, {birth} AS birth_year,
+                   {death} AS death_year, bio, wikidata, viaf, isni, true AS from_record
+            FROM records WHERE NOT coalesce(redirect, false)
+            UNION ALL
+            SELECT l.author_key, l.listed_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false
+            FROM listed l
+            WHERE l.author_key NOT IN (SELECT author_key FROM records WHERE NOT coalesce(redirect, false))
+            ORDER BY author_key
+        ) TO '{out}/authors.parquet' {parquet}
+        """,
+        [authors],
+    )
+
+
+YEAR_RE = re.compile(r"(?<![0-9])([0-9]{3,4})(?![0-9])")
+
+
+def parse_year(text):
+    if not isinstance(text, str):
+        return None
+    match = YEAR_RE.search(text)
+    if not match:
+        return None
+    year = int(match.group(1))
+    return year if 1 <= year <= 2100 else None
+
+
+def strip_key(raw, prefix, kind):
+    if not isinstance(raw, str):
+        return None
+    key = raw[len(prefix) :] if raw.startswith(prefix) else raw
+    digits = key[2:-1]
+    ok = key.startswith("OL") and key.endswith(kind) and digits.isdigit()
+    return key if ok else None
+
+
+def pandas_transform(lake, subject, ds, out):
+    import pandas as pd
+
+    pages, authors = raw_inputs(lake, subject, ds)
+    os.makedirs(out, exist_ok=True)
+    books, links, seen = [], [], set()
+    for page in pages:
+        with open(page, "rb") as f:
+            works = json.load(f)["works"]
+        for work in works:
+            key = strip_key(work.get("key"), "/works/", "W")
+            title = work.get("title")
+            if key is None or not isinstance(title, str) or not title.strip() or key in seen:
+                continue
+            seen.add(key)
+            year = work.get("first_publish_year")
+            books.append(
+                {
+                    "work_key": key,
+                    "title": title,
+                    "first_publish_year": year if isinstance(year, int) and 1 <= year <= 2100 else None,
+                    "edition_count": work.get("edition_count"),
+                    "cover_id": work.get("cover_id"),
+                    "has_fulltext": work.get("has_fulltext"),
+                    "public_scan": work.get("public_scan"),
+                }
+            )
+            position = 0
+            for ref in work.get("authors") or []:
+                author_key = strip_key(ref.get("key"), "/authors/", "A")
+                if author_key is None:
+                    continue
+                links.append(
+                    {
+                        "work_key": key,
+                        "author_key": author_key,
+                        "position": position,
+                        "listed_name": ref.get("name"),
+                    }
+                )
+                position += 1
+    books = pd.DataFrame(books).astype(
+        {
+            "first_publish_year": "Int16",
+            "edition_count": "Int32",
+            "cover_id": "Int64",
+            "has_fulltext": "boolean",
+            "public_scan": "boolean",
+        }
+    )
+    books.sort_values("work_key").to_parquet(f"{out}/books.parquet", compression="zstd", index=False)
+    links = pd.DataFrame(links).astype({"position": "int32"})
+    links = links.sort_values(["work_key", "position"])
+    links[["work_key", "author_key", "position"]].to_parquet(
+        f"{out}/book_authors.parquet", compression="zstd", index=False
+    )
+
+    rows = []
+    for path in authors:
+        with open(path, "rb") as f:
+            record = json.load(f)
+        if (record.get("type") or {}).get("key") == "/type/redirect":
+            continue
+        bio = record.get("bio")
+        remote = record.get("remote_ids") or {}
+        rows.append(
+            {
+                "author_key": path.rsplit("/", 2)[-2],
+                "name": record.get("name"),
+                "birth_date": record.get("birth_date"),
+                "death_date": record.get("death_date"),
+                "birth_year": parse_year(record.get("birth_date")),
+                "death_year": parse_year(record.get("death_date")),
+                "bio": bio.get("value") if isinstance(bio, dict) else bio,
+                "wikidata": remote.get("wikidata"),
+                "viaf": remote.get("viaf"),
+                "isni": remote.get("isni"),
+                "from_record": True,
+            }
+        )
+    recorded = {row["author_key"] for row in rows}
+    listed = links.drop_duplicates("author_key")
+    for author_key, name in zip(listed["author_key"], listed["listed_name"], strict=True):
+        if author_key not in recorded:
+            rows.append({"author_key": author_key, "name": name, "from_record": False})
+    authors = pd.DataFrame(rows).astype({"birth_year": "Int16", "death_year": "Int16"})
+    authors.sort_values("author_key").to_parquet(f"{out}/authors.parquet", compression="zstd", index=False)
+
+
+def duckdb_ingest(db, migration, subject, ds, silver):
+    import duckdb
+
+    con = duckdb.connect(db)
+    with open(migration) as f:
+        con.execute(f.read())
+    con.execute("BEGIN")
+    for table, columns in [
+        ("books", "work_key, title, first_publish_year, edition_count, cover_id, has_fulltext, public_scan"),
+        (
+            "authors",
+            "author_key, name, birth_date, death_date, birth_year, death_year, bio, wikidata, viaf, isni, from_record",
+        ),
+        ("book_authors", "work_key, author_key, position"),
+    ]:
+        source = f"{silver}/{table}/subject={subject}/ds={ds}/*.parquet"
+        con.execute(
+            f"INSERT INTO {table} (subject, ds, {columns}) SELECT ?, CAST(? AS DATE), {columns} FROM read_parquet(?)",
+            [subject, ds, source],
+        )
+    con.execute("COMMIT")
+    con.close()
+
+
+def main(argv):
+    commands = {
+        "duckdb-transform": duckdb_transform,
+        "pandas-transform": pandas_transform,
+        "duckdb-ingest": duckdb_ingest,
+    }
+    if len(argv) < 2 or argv[1] not in commands:
+        sys.exit(f"usage: contenders.py {{{','.join(commands)}}} ARGS...")
+    commands[argv[1]](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
