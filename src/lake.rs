@@ -36,6 +36,8 @@ pub enum LakeError {
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
     url: String,
+    /// Local and in-memory stores work without a tokio runtime; S3's HTTP client does not.
+    blocking_reads: bool,
 }
 
 impl Lake {
@@ -61,7 +63,7 @@ impl Lake {
                 return Self::from_s3(builder, prefix, url);
             }
         };
-        Ok(Self { store, url: url.to_string() })
+        Ok(Self { store, url: url.to_string(), blocking_reads: true })
     }
 
     /// An S3 lake from a configured builder (tests pass explicit endpoint and keys this way).
@@ -69,7 +71,7 @@ impl Lake {
         let s3 = builder.build().map_err(|source| LakeError::Open { url: url.to_string(), source })?;
         let store: Arc<dyn ObjectStore> =
             if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-        Ok(Self { store, url: url.to_string() })
+        Ok(Self { store, url: url.to_string(), blocking_reads: false })
     }
 
     /// The lake's location as given, for messages.
@@ -89,6 +91,21 @@ impl Lake {
     pub async fn get(&self, path: &Path) -> Result<Bytes, LakeError> {
         let result = self.store.get(path).await.map_err(io("get", path))?;
         result.bytes().await.map_err(io("get", path))
+    }
+
+    /// Whether [`Lake::get_blocking`] can be used: on local and in-memory lakes, not on S3.
+    pub fn can_read_blocking(&self) -> bool {
+        self.blocking_reads
+    }
+
+    /// [`Lake::get`] on a plain thread, never one of the tokio runtime's. Why: inside a runtime
+    /// object_store's local backend hands each read's file I/O to tokio's blocking pool and back,
+    /// two thread switches per object, which were most of the cost of reading 200,000 small author
+    /// records (docs/benchmarks.md); outside one it does the I/O right on the calling thread.
+    pub fn get_blocking(&self, path: &Path) -> Result<Bytes, LakeError> {
+        debug_assert!(self.blocking_reads, "only local and in-memory lakes read without the runtime");
+        debug_assert!(tokio::runtime::Handle::try_current().is_err(), "called on a runtime thread");
+        futures::executor::block_on(self.get(path))
     }
 
     /// Like [`Lake::get`], but an absent object is `None` rather than an error.

@@ -26,6 +26,7 @@ pub mod lake;
 pub mod load;
 pub mod logging;
 pub mod manifest;
+pub mod memory;
 pub mod openlibrary;
 pub mod parquet_io;
 pub mod ratelimit;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    bookpipe::memory::limit_arenas();
     let cli = bookpipe::cli::Cli::parse();
     bookpipe::logging::init(cli.global.log_format);
     let nothing_to_do = cli.global.nothing_to_do_exit_code;

@@ -75,16 +75,25 @@ pub fn manifest_path(partition: &Path) -> Path {
 
 /// Reads a partition's manifest; `None` means the partition is not complete.
 pub async fn read<D: DeserializeOwned>(lake: &Lake, partition: &Path) -> Result<Option<Committed<D>>, ManifestError> {
+    let read = read_as::<Manifest<D>>(lake, partition).await?;
+    Ok(read.map(|(manifest, sha256, path)| Committed { manifest, sha256, path }))
+}
+
+/// Reads a partition's manifest as any `T` (a view of [`Manifest`] that keeps only what its reader
+/// needs), with its sha256 and path; `None` when the partition has no manifest.
+pub async fn read_as<T: DeserializeOwned>(
+    lake: &Lake,
+    partition: &Path,
+) -> Result<Option<(T, String, Path)>, ManifestError> {
     let path = manifest_path(partition);
     let Some(bytes) = lake.get_opt(&path).await? else {
         return Ok(None);
     };
-    let manifest =
+    let view =
         serde_json::from_slice(&bytes).map_err(|source| ManifestError::Invalid { path: path.to_string(), source })?;
-    Ok(Some(Committed { manifest, sha256: sha256_hex(&bytes), path }))
+    Ok(Some((view, sha256_hex(&bytes), path)))
 }
 
-/// Commits a partition: call only after every object it lists is in place.
 pub async fn write<D: Serialize>(lake: &Lake, partition: &Path, manifest: &Manifest<D>) -> Result<String, LakeError> {
     let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serialises");
     let sha = sha256_hex(&bytes);

@@ -13,8 +13,8 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter as StdBufWriter};
 use std::path::PathBuf;
 
-use arrow::array::{RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
+use arrow::array::RecordBatch;
+use arrow::compute::interleave_record_batch;
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -40,6 +40,9 @@ pub enum SortError {
     #[error("writing {path}: {source}")]
     Parquet { path: String, source: ParquetError },
 }
+
+/// Rows in sort order, as `(batch, row)` indices into a list of batches.
+type SortOrder = Vec<(usize, usize)>;
 
 /// Collects one table's rows and writes them sorted as one Parquet object.
 pub struct SortedParquet {
@@ -109,22 +112,24 @@ impl SortedParquet {
         self.converter.convert_columns(&columns).map_err(self.arrow())
     }
 
-    /// The buffer as one sorted batch (and the buffer emptied).
-    fn sorted_buffer(&mut self) -> Result<Option<RecordBatch>, SortError> {
-        if self.buffer.is_empty() {
-            return Ok(None);
-        }
-        let batch = concat_batches(&self.schema, &self.buffer).map_err(self.arrow())?;
-        self.buffer.clear();
+    /// Empties the buffer: its batches and the order of their rows, as `(batch, row)` pairs. The
+    /// rows are never copied into one sorted batch (that would hold the buffer two more times):
+    /// callers take them [`CHUNK_ROWS`] at a time with [`interleave_record_batch`].
+    fn take_sorted(&mut self) -> Result<(Vec<RecordBatch>, SortOrder), SortError> {
+        let batches = std::mem::take(&mut self.buffer);
         self.buffered_bytes = 0;
-        let keys = self.sort_keys(&batch)?;
-        let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-        order.sort_unstable_by(|&a, &b| keys.row(a as usize).cmp(&keys.row(b as usize)));
-        take_record_batch(&batch, &UInt32Array::from(order)).map(Some).map_err(self.arrow())
+        let keys = batches.iter().map(|batch| self.sort_keys(batch)).collect::<Result<Vec<_>, _>>()?;
+        let mut order: Vec<(usize, usize)> =
+            batches.iter().enumerate().flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r))).collect();
+        order.sort_unstable_by(|&(a, i), &(b, j)| keys[a].row(i).cmp(&keys[b].row(j)));
+        Ok((batches, order))
     }
 
     fn spill(&mut self) -> Result<(), SortError> {
-        let Some(sorted) = self.sorted_buffer()? else { return Ok(()) };
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let (batches, order) = self.take_sorted()?;
         let table = self.table.name();
         let spill_err = |path: &std::path::Path| {
             let path = path.display().to_string();
@@ -141,13 +146,16 @@ impl SortedParquet {
         let path = dir.join(format!("{table}-{:05}.arrow", self.runs.len()));
         let file = File::create(&path).map_err(spill_err(&path))?;
         let mut writer = FileWriter::try_new(StdBufWriter::new(file), &self.schema).map_err(self.arrow())?;
-        for offset in (0..sorted.num_rows()).step_by(CHUNK_ROWS) {
-            let len = CHUNK_ROWS.min(sorted.num_rows() - offset);
-            writer.write(&sorted.slice(offset, len)).map_err(self.arrow())?;
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        for picks in order.chunks(CHUNK_ROWS) {
+            writer.write(&interleave_record_batch(&refs, picks).map_err(self.arrow())?).map_err(self.arrow())?;
         }
         writer.finish().map_err(self.arrow())?;
-        tracing::debug!(table, run = self.runs.len(), rows = sorted.num_rows(), "spilled a sorted run");
+        tracing::debug!(table, run = self.runs.len(), rows = order.len(), "spilled a sorted run");
         self.runs.push(path);
+        // The buffer, its sort keys and the IPC writer's buffers were just freed: give them back
+        // rather than let them strand below live memory (src/memory.rs).
+        crate::memory::release_free_pages();
         Ok(())
     }
 
@@ -155,10 +163,10 @@ impl SortedParquet {
     pub async fn write(mut self, lake: &Lake, path: &Path) -> Result<Object, SortError> {
         let mut out = ParquetOut::create(lake, path, self.schema.clone());
         if self.runs.is_empty() {
-            if let Some(sorted) = self.sorted_buffer()? {
-                for offset in (0..sorted.num_rows()).step_by(CHUNK_ROWS) {
-                    out.write(&sorted.slice(offset, CHUNK_ROWS.min(sorted.num_rows() - offset))).await?;
-                }
+            let (batches, order) = self.take_sorted()?;
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            for picks in order.chunks(CHUNK_ROWS) {
+                out.write(&interleave_record_batch(&refs, picks).map_err(self.arrow())?).await?;
             }
         } else {
             self.spill()?;

@@ -12,12 +12,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{MissingInput, Outcome};
-use crate::fetch::FetchDetails;
 use crate::lake::{self, Lake};
 use crate::manifest::{self, Input, Manifest};
 use crate::records::{self, Issues};
@@ -25,14 +24,12 @@ use crate::settings::{Ds, Subject, TransformSettings};
 use crate::sorted::SortedParquet;
 use crate::tables::{self, Table};
 
+mod raw;
+
 /// Buffered bytes per table before a sorted run is spilled to disk.
-const SPILL_BYTES: usize = 64 * 1024 * 1024;
+const SPILL_BYTES: usize = 32 * 1024 * 1024;
 /// Authors are parsed into batches of this many rows.
-const AUTHOR_BATCH: usize = 2048;
-/// Pages read and parsed ahead of the one being sorted into the writers.
-const PAGES_IN_FLIGHT: usize = 3;
-/// Author record reads in flight (each is a small object: latency, not bandwidth, bounds them).
-const AUTHORS_IN_FLIGHT: usize = 64;
+const AUTHOR_BATCH: usize = raw::AUTHOR_CHUNK;
 
 /// The task's record in each silver manifest (the same for the four tables of a partition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +97,7 @@ pub async fn run(lake: &Lake, settings: &TransformSettings) -> anyhow::Result<Ou
 
 async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {
     let raw_partition = lake::raw_subject_partition(&s.subject, s.ds);
-    let Some(raw) = manifest::read::<FetchDetails>(lake, &raw_partition).await? else {
+    let Some(raw) = raw::RawPartition::read(lake, &raw_partition).await? else {
         return Err(MissingInput {
             what: "the raw partition".into(),
             path: format!("{}/{raw_partition}", lake.url()),
@@ -108,7 +105,7 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
         }
         .into());
     };
-    let input = Input { manifest: raw.path.to_string(), sha256: raw.sha256.clone() };
+    let input = raw.input.clone();
     let partitions: Vec<Path> = Table::ALL.iter().map(|&t| silver_partition(t, &s.subject, s.ds)).collect();
     if !s.force && is_current(lake, &partitions, &input).await? {
         tracing::info!("silver partition is complete and built from the current raw partition; nothing to do");
@@ -121,32 +118,17 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     let started = std::time::Instant::now();
     let mut out = Tables::new();
     let mut state = State::default();
-    // Pages are read and parsed a few at a time on the blocking pool (in order), so parsing uses
-    // every core while the rows of the page before are sorted into the writers here.
-    let pages = raw.manifest.objects.iter().filter(|o| is_page(&o.path)).map(|object| read_page(lake, object));
-    let mut pages = futures::stream::iter(pages).buffered(PAGES_IN_FLIGHT);
+    // Pages first: the authors' rows need the names the pages list (for authors without a record).
+    let mut pages = raw.pages(lake);
     while let Some(rows) = pages.try_next().await? {
         state.pages += 1;
         out.add_page(rows, &mut state)?;
     }
+    drop(pages);
+    // The page bodies and parsed rows are gone; what stays is the sort buffers and the key sets.
+    crate::memory::release_free_pages();
     tracing::debug!(pages = state.pages, seconds = started.elapsed().as_secs_f64(), "pages parsed");
-    let details = &raw.manifest.details;
-    let checksums: HashMap<&str, &str> =
-        raw.manifest.objects.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
-    // Author records are small and many: many reads in flight, parsed in chunks off this thread.
-    let reads = details.author_records.iter().map(|record| {
-        let expected = checksums.get(record.path.as_str()).map(|sha| sha.to_string());
-        async move {
-            let body = lake.get(&Path::from(record.path.as_str())).await?;
-            Ok::<_, anyhow::Error>(RawAuthor { key: record.key.clone(), path: record.path.clone(), body, expected })
-        }
-    });
-    let mut chunks = futures::stream::iter(reads)
-        .buffered(AUTHORS_IN_FLIGHT)
-        .try_chunks(AUTHOR_BATCH)
-        .map_err(|err| err.1)
-        .map_ok(|chunk| async move { tokio::task::spawn_blocking(move || parse_authors(chunk)).await? })
-        .try_buffered(2);
+    let mut chunks = raw.authors(lake);
     let mut authors = Vec::with_capacity(AUTHOR_BATCH);
     while let Some((chunk, issues)) = chunks.try_next().await? {
         for (issue, n) in issues {
@@ -245,53 +227,6 @@ async fn is_current(lake: &Lake, partitions: &[Path], input: &Input) -> anyhow::
     Ok(true)
 }
 
-/// One page read, checked against the raw manifest and parsed into rows.
-async fn read_page(lake: &Lake, object: &manifest::Object) -> anyhow::Result<records::PageRows> {
-    let body = lake.get(&Path::from(object.path.as_str())).await?;
-    let (path, expected) = (object.path.clone(), object.sha256.clone());
-    tokio::task::spawn_blocking(move || {
-        verify(&path, &body, &expected)?;
-        Ok(records::parse_page(&body, &path)?)
-    })
-    .await?
-}
-
-/// An author record as read from the lake, with the checksum the raw manifest has for it.
-struct RawAuthor {
-    key: String,
-    path: String,
-    body: bytes::Bytes,
-    expected: Option<String>,
-}
-
-/// Checks and parses a chunk of author records: each asked key with its parsed record, and the
-/// soft problems counted.
-type ParsedAuthors = (Vec<(String, Result<Option<records::Author>, records::Reject>)>, Issues);
-
-fn parse_authors(chunk: Vec<RawAuthor>) -> anyhow::Result<ParsedAuthors> {
-    let mut issues = Issues::new();
-    let mut parsed = Vec::with_capacity(chunk.len());
-    for raw in chunk {
-        if let Some(expected) = &raw.expected {
-            verify(&raw.path, &raw.body, expected)?;
-        }
-        parsed.push((raw.key, records::parse_author(&raw.body, &raw.path, &mut issues)));
-    }
-    Ok((parsed, issues))
-}
-
-fn is_page(path: &str) -> bool {
-    path.rsplit('/').next().and_then(lake::parse_page_name).is_some()
-}
-
-fn verify(path: &str, body: &[u8], expected: &str) -> Result<(), TransformError> {
-    let actual = manifest::sha256_hex(body);
-    if actual != expected {
-        return Err(TransformError::Checksum { path: path.into(), expected: expected.into(), actual });
-    }
-    Ok(())
-}
-
 /// What grows as pages are read: the keys seen and the counts.
 #[derive(Default)]
 struct State {
@@ -369,9 +304,14 @@ impl Tables {
             }
         }
         for link in &mut links {
-            let name = state.listed_names.entry(link.author_key.clone()).or_default();
-            if name.is_none() {
-                *name = link.listed_name.take();
+            // Looked up before inserting: most links are to an author already seen, and `entry`
+            // would need an owned copy of the key every time.
+            match state.listed_names.get_mut(&link.author_key) {
+                Some(name) if name.is_none() => *name = link.listed_name.take(),
+                Some(_) => {}
+                None => {
+                    state.listed_names.insert(link.author_key.clone(), link.listed_name.take());
+                }
             }
         }
         for reject in &rows.rejects {
