@@ -1,6 +1,7 @@
 //! Writes a synthetic raw partition straight into a lake, as `fetch` would have landed it: pages of
 //! 1000 works, one cached record per author, and the manifest. For benchmarks and for measuring
-//! `transform` at sizes the fake API would take too long to serve.
+//! `transform` at sizes the fake API would take too long to serve. Deterministic: the same
+//! arguments write the same objects, byte for byte (the data: src/synth.rs).
 //!
 //!     cargo run --release --example generate_raw -- LAKE_DIR SUBJECT DS WORKS AUTHORS
 //!     cargo run --release --example generate_raw -- /tmp/lake love 2024-05-01 100000 20000
@@ -23,7 +24,8 @@ async fn main() -> anyhow::Result<()> {
     let lake = Lake::open(&LakeUrl::parse("lake", lake_dir)?)?;
     let (subject, ds) = (Subject::parse("subject", subject)?, Ds::parse("ds", ds)?);
     let (works, authors): (usize, usize) = (works.parse()?, authors.parse()?);
-    let now = chrono::Utc::now();
+    // Fetched "at 06:00 UTC on ds", not now: the same arguments write the same bytes and names.
+    let now = ds.date().and_hms_opt(6, 0, 0).expect("06:00 is a time").and_utc();
     let partition = lake::raw_subject_partition(&subject, ds);
     let limit = 1000;
 

@@ -2,10 +2,10 @@
 //! and `rejects`, as sorted, deterministic Parquet (design doc: data model, commit protocol).
 //!
 //! A pure function of the raw partition: it reads exactly the objects the raw manifest lists (and
-//! checks their checksums), never the clock or the API. Pages are parsed one at a time and their
-//! rows streamed into [`SortedParquet`] writers, which spill sorted runs to disk past a memory
-//! limit; only the set of work keys seen (for de-duplication) and the author names listed grow
-//! with the input.
+//! checks their checksums), never the clock or the API. Pages are read and parsed a few at a time
+//! ([`raw`]), in order, and their rows streamed into [`SortedParquet`] writers, which spill sorted
+//! runs to disk past a memory limit; only the set of work keys seen (for de-duplication), the
+//! author names listed and the listing of the raw partition grow with the input.
 //!
 //! Nothing becomes visible until every table is written: the four manifests are removed first and
 //! written last, and a partition over `--max-reject-ratio` fails before any data file is written.
