@@ -131,9 +131,7 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     let mut chunks = raw.authors(lake);
     let mut authors = Vec::with_capacity(AUTHOR_BATCH);
     while let Some((chunk, issues)) = chunks.try_next().await? {
-        for (issue, n) in issues {
-            *state.issues.entry(issue).or_default() += n;
-        }
+        state.add_issues(issues);
         for (key, parsed) in chunk {
             state.author_records += 1;
             let listed = state.listed_names.remove(&key).flatten();
@@ -240,6 +238,15 @@ struct State {
     issues: Issues,
 }
 
+impl State {
+    /// Adds the soft problems counted in a page or a chunk of author records.
+    fn add_issues(&mut self, issues: Issues) {
+        for (issue, n) in issues {
+            *self.issues.entry(issue).or_default() += n;
+        }
+    }
+}
+
 /// The work keys seen so far, held as their numbers (`OL123W` → 123): 8 bytes a key rather than a
 /// string, so a million works cost about 16 MB here. Keys a number would not hold exactly (more
 /// than 19 digits, or a leading zero) are kept as strings.
@@ -282,9 +289,7 @@ impl Tables {
     /// its links.
     fn add_page(&mut self, rows: records::PageRows, state: &mut State) -> Result<(), crate::sorted::SortError> {
         state.works_seen += (rows.books.len() + rows.rejects.len()) as u64;
-        for (issue, n) in rows.issues {
-            *state.issues.entry(issue).or_default() += n;
-        }
+        state.add_issues(rows.issues);
         let mut books = Vec::with_capacity(rows.books.len());
         let mut links = Vec::with_capacity(rows.links.len());
         // A work's links follow each other in page order, starting at position 0.
