@@ -5,20 +5,29 @@
 //! Works are the real science_fiction works (long subject lists, lending and availability fields,
 //! two without `availability`) with new keys and titles; one in ten has no `first_publish_year`,
 //! one in fifty is a many-author work (up to 9, like Brave New World), the rest have 1 to 3.
+//! Author records are the three real ones, in turn.
 
 use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
 const SCIENCE_FICTION: &str = include_str!("../tests/fixtures/subjects_science_fiction.json");
-const AUTHOR: &str = include_str!("../tests/fixtures/author_OL23919A__2021-10.json");
+/// The real author records, in turn: a bio object, remote ids and 35 alternate names (OL23919A);
+/// a plain record with remote ids and links (OL4452558A); an old minimal one with year-only dates
+/// (OL1A).
+const AUTHORS: [&str; 3] = [
+    include_str!("../tests/fixtures/author_OL23919A__2021-10.json"),
+    include_str!("../tests/fixtures/author_OL4452558A__2021-09.json"),
+    include_str!("../tests/fixtures/author_OL1A__2013.json"),
+];
 
 static TEMPLATES: LazyLock<Vec<Value>> = LazyLock::new(|| {
     let page: Value = serde_json::from_str(SCIENCE_FICTION).expect("the fixture is JSON");
     page["works"].as_array().expect("the fixture has works").clone()
 });
 
-static AUTHOR_TEMPLATE: LazyLock<Value> = LazyLock::new(|| serde_json::from_str(AUTHOR).expect("the fixture is JSON"));
+static AUTHOR_TEMPLATES: LazyLock<Vec<Value>> =
+    LazyLock::new(|| AUTHORS.iter().map(|record| serde_json::from_str(record).expect("the fixture is JSON")).collect());
 
 /// The key of the i-th synthetic author (`OL{i+1}A`).
 pub fn author_key(i: usize) -> String {
@@ -70,13 +79,19 @@ pub fn subject_page(subject: &str, works: usize, authors: usize, limit: usize, o
     page(subject, &slice, works as u64)
 }
 
-/// An author record shaped like the real OL23919A record (bio object, remote ids, 35 names).
+/// An author record shaped like one of the real records (in turn by key number), renamed, with a
+/// birth date written the way that record writes dates.
 pub fn author(key: &str) -> Vec<u8> {
-    let mut record = AUTHOR_TEMPLATE.clone();
+    let n: u64 = key.trim_start_matches("OL").trim_end_matches('A').parse().unwrap_or(0);
+    let templates = &*AUTHOR_TEMPLATES;
+    let mut record = templates[n as usize % templates.len()].clone();
     record["key"] = json!(format!("/authors/{key}"));
     record["name"] = json!(format!("Author {key}"));
-    let n: u64 = key.trim_start_matches("OL").trim_end_matches('A').parse().unwrap_or(0);
-    record["birth_date"] = json!(format!("{} July {}", 1 + n % 28, 1900 + n % 100));
+    let year = 1900 + n % 100;
+    record["birth_date"] = match n % 3 {
+        2 => json!(year.to_string()),
+        _ => json!(format!("{} July {year}", 1 + n % 28)),
+    };
     serde_json::to_vec(&record).expect("JSON values serialise")
 }
 
@@ -93,8 +108,14 @@ mod tests {
         assert!(rows.rejects.is_empty());
         assert_eq!(rows.books.iter().filter(|b| b.first_publish_year.is_none()).count(), 50);
         assert!(rows.links.iter().any(|l| l.position == 8), "a many-author work");
-        let mut issues = crate::records::Issues::new();
-        let author = crate::records::parse_author(&author("OL42A"), "a", &mut issues).unwrap().unwrap();
-        assert_eq!((author.name.as_deref(), author.birth_year), (Some("Author OL42A"), Some(1942)));
+        use crate::records::Issues;
+        let parsed = |key: &str| crate::records::parse_author(&author(key), "a", &mut Issues::new()).unwrap().unwrap();
+        let rowling = parsed("OL42A");
+        assert_eq!((rowling.name.as_deref(), rowling.birth_year), (Some("Author OL42A"), Some(1942)));
+        assert!(rowling.bio.is_some(), "OL42A has OL23919A's shape, with a bio");
+        let paulsen = parsed("OL43A");
+        assert_eq!((paulsen.wikidata.as_deref(), paulsen.birth_year), (Some("Q718463"), Some(1943)));
+        let rautroy = parsed("OL44A");
+        assert_eq!((rautroy.birth_date.as_deref(), rautroy.death_date.as_deref()), (Some("1944"), Some("2004")));
     }
 }
