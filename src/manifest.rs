@@ -94,6 +94,7 @@ pub async fn read_as<T: DeserializeOwned>(
     Ok(Some((view, sha256_hex(&bytes), path)))
 }
 
+/// Commits a partition: call only after every object it lists is in place.
 pub async fn write<D: Serialize>(lake: &Lake, partition: &Path, manifest: &Manifest<D>) -> Result<String, LakeError> {
     let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serialises");
     let sha = sha256_hex(&bytes);
