@@ -1,5 +1,8 @@
-//! A real S3 API server for one test: moto's server mode (`python3 -m moto.server`) on a free
-//! 127.0.0.1 port, killed when dropped. A missing moto fails the test; it never skips.
+//! A real S3 API server for one test: moto's server mode on a free 127.0.0.1 port, killed when
+//! dropped. moto runs from the project's own venv (`scripts/venv tests/requirements.txt`, whose
+//! Python `scripts/test` passes as `BOOKPIPE_MOTO_PYTHON`), never from whatever `python3` is on
+//! PATH: a fresh machine has no moto there, and a hand-installed one would hide that. A missing or
+//! foreign moto fails the test; it never skips.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,13 +25,13 @@ pub const SECRET_KEY: &str = "fakeSecretKeyBookpipe/DoNotLog+0001";
 impl Moto {
     pub fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let python = std::env::var("BOOKPIPE_MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = moto_python();
         let child = Command::new(&python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start moto with {python} (pip install 'moto[server]'): {err}"));
+            .unwrap_or_else(|err| panic!("cannot start moto with {python}: {err}"));
         let moto = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while moto.request("GET", "/").is_err() {
@@ -71,6 +74,29 @@ impl Moto {
             .with_secret_access_key(SECRET_KEY);
         let url = LakeUrl::S3 { bucket: bucket.into(), prefix: prefix.into() };
         Lake::from_s3(builder, prefix, &url).unwrap()
+    }
+}
+
+/// The venv Python that runs moto; panics, saying how to get one, when it is not set or not a venv.
+fn moto_python() -> String {
+    let python = std::env::var("BOOKPIPE_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "BOOKPIPE_MOTO_PYTHON is not set: run the tests with scripts/test, which creates the venv \
+             (scripts/venv tests/requirements.txt) and sets it to that venv's bin/python"
+        )
+    });
+    // The project's venv, and moto imported from it: a system Python with moto installed by hand
+    // would pass here and fail on a fresh machine.
+    let check = "import sys, moto; assert sys.prefix != sys.base_prefix, 'not a venv'; \
+                 assert moto.__file__.startswith(sys.prefix), moto.__file__; print(moto.__version__)";
+    let output = Command::new(&python).args(["-c", check]).output();
+    match output {
+        Ok(output) if output.status.success() => python,
+        Ok(output) => panic!(
+            "BOOKPIPE_MOTO_PYTHON={python} is not a venv with moto (scripts/venv tests/requirements.txt makes one): {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(err) => panic!("cannot run BOOKPIPE_MOTO_PYTHON={python}: {err}"),
     }
 }
 
