@@ -6,7 +6,7 @@ peak memory exactly as it measures bookpipe's:
     contenders.py duckdb-transform LAKE SUBJECT DS OUT    read_json of the raw pages and author
                                                          records -> books, authors, book_authors
     contenders.py pandas-transform LAKE SUBJECT DS OUT    the same with json + pandas + pyarrow
-    contenders.py duckdb-ingest DB MIGRATION SUBJECT DS SILVER
+    contenders.py duckdb-ingest DB MIGRATION[,MIGRATION...] SUBJECT DS SILVER
                                                          DuckDB's own read_parquet of bookpipe's
                                                          silver Parquet into the warehouse tables
 
@@ -14,7 +14,8 @@ Both transforms read exactly the objects the raw partition's manifest lists and 
 three tables as bookpipe (same columns, same rules where SQL can say them simply: keys stripped of
 their /works/ and /authors/ prefixes, works without key or title dropped, a work seen twice kept
 once, years outside 1..2100 null, a birth or death year as the first 3- or 4-digit number, authors
-without a record named as their pages list them), sorted the same way, zstd-compressed Parquet.
+without a record named as their pages list them, a merged author's key followed through its redirect
+records to the person, a loop kept as listed), sorted the same way, zstd-compressed Parquet.
 """
 
 import json
@@ -26,12 +27,16 @@ RAW = "raw/openlibrary/subjects/subject={subject}/ds={ds}"
 
 
 def raw_inputs(lake, subject, ds):
-    """The page paths and the author record paths the raw manifest lists."""
+    """The page paths, and (author key, record path) for every author record the raw manifest lists.
+    The generator stores one record per object, as fetch does when get_many is unavailable."""
     partition = os.path.join(lake, RAW.format(subject=subject, ds=ds))
     with open(os.path.join(partition, "_manifest.json")) as f:
         manifest = json.load(f)
     pages = [os.path.join(lake, o["path"]) for o in manifest["objects"] if re.search(r"/page-\d+\.json$", o["path"])]
-    authors = [os.path.join(lake, r["path"]) for r in manifest["details"]["author_records"]]
+    records = manifest["details"]["author_records"]
+    if any(r.get("batch") for r in records):
+        sys.exit("the contenders read one author record per object; this partition holds get_many batches")
+    authors = [(r["key"], os.path.join(lake, r["path"])) for r in records]
     return pages, authors
 
 
@@ -48,7 +53,10 @@ AUTHOR_COLUMNS = {
     "bio": "JSON",
     "remote_ids": "STRUCT(wikidata VARCHAR, viaf VARCHAR, isni VARCHAR)",
     "type": "STRUCT(key VARCHAR)",
+    "location": "VARCHAR",
 }
+# Redirect chains longer than this are loops: their keys stay as listed (as bookpipe does).
+MAX_CHAIN = 64
 YEAR = (
     "CASE WHEN TRY_CAST(regexp_extract({0}, '(^|[^0-9])([0-9]{{3,4}})([^0-9]|$)', 2) AS SMALLINT) "
     "BETWEEN 1 AND 2100 THEN TRY_CAST(regexp_extract({0}, '(^|[^0-9])([0-9]{{3,4}})([^0-9]|$)', 2) "
@@ -95,54 +103,72 @@ def duckdb_transform(lake, subject, ds, out):
         ) TO '{out}/books.parquet' {parquet}
         """
     )
+    birth, death = YEAR.format("birth_date"), YEAR.format("death_date")
+    keys, paths = [key for key, _ in authors], [path for _, path in authors]
     con.execute(
-        """
+        f"""
+        CREATE TEMP TABLE records AS
+        SELECT f.author_key, name, nullif(trim(birth_date), '') AS birth_date,
+               nullif(trim(death_date), '') AS death_date,
+               CASE WHEN json_type(bio) = 'VARCHAR' THEN bio ->> '$' ELSE bio ->> '$.value' END AS bio,
+               remote_ids.wikidata AS wikidata, remote_ids.viaf AS viaf, remote_ids.isni AS isni,
+               coalesce(type.key = '/type/redirect', false) AS redirect,
+               regexp_extract(location, '^/authors/(OL[0-9]+A)$', 1) AS location
+        FROM read_json(?, columns = {AUTHOR_COLUMNS!r}, filename = true) r
+        JOIN (SELECT unnest(?::VARCHAR[]) AS author_key, unnest(?::VARCHAR[]) AS filename) f USING (filename)
+        """,
+        [paths, keys, paths],
+    )
+    # Merged authors: every listed key to the person its redirects lead to.
+    con.execute(
+        f"""
         CREATE TEMP TABLE links AS
-        SELECT work_key, author_key,
-               (row_number() OVER (PARTITION BY work_key ORDER BY pos) - 1)::INTEGER AS position,
-               listed_name
-        FROM (
-            SELECT work_key, regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1) AS author_key,
+        WITH listed_links AS (
+            SELECT work_key, regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1) AS listed_author_key,
                    a.name AS listed_name, pos
             FROM (SELECT work_key, unnest(work.authors) AS a,
                          generate_subscripts(work.authors, 1) AS pos FROM kept)
+        ),
+        chain AS (
+            WITH RECURSIVE chain(listed, current, depth) AS (
+                SELECT DISTINCT listed_author_key, listed_author_key, 0 FROM listed_links
+                UNION ALL
+                SELECT c.listed, r.location, c.depth + 1
+                FROM chain c JOIN records r ON r.author_key = c.current AND r.redirect AND r.location <> ''
+                WHERE c.depth < {MAX_CHAIN}
+            )
+            SELECT listed, CASE WHEN max(depth) >= {MAX_CHAIN} THEN listed
+                                ELSE arg_max(current, depth) END AS person
+            FROM chain GROUP BY listed
         )
-        WHERE author_key <> ''
+        SELECT work_key, c.person AS author_key,
+               (row_number() OVER (PARTITION BY work_key ORDER BY pos) - 1)::INTEGER AS position,
+               listed_author_key, listed_name
+        FROM listed_links JOIN chain c ON c.listed = listed_author_key
+        WHERE listed_author_key <> ''
         """
     )
     con.execute(
-        f"COPY (SELECT work_key, author_key, position FROM links ORDER BY work_key, position) "
+        f"COPY (SELECT work_key, author_key, position, listed_author_key FROM links ORDER BY work_key, position) "
         f"TO '{out}/book_authors.parquet' {parquet}"
     )
-    birth, death = YEAR.format("birth_date"), YEAR.format("death_date")
     con.execute(
         f"""
         COPY (
-            WITH records AS (
-                SELECT regexp_extract(filename, '/authors/(OL[0-9]+A)/', 1) AS author_key,
-                       name, nullif(trim(birth_date), '') AS birth_date,
-                       nullif(trim(death_date), '') AS death_date,
-                       CASE WHEN json_type(bio) = 'VARCHAR' THEN bio ->> '$'
-                            ELSE bio ->> '$.value' END AS bio,
-                       remote_ids.wikidata AS wikidata, remote_ids.viaf AS viaf,
-                       remote_ids.isni AS isni, type.key = '/type/redirect' AS redirect
-                FROM read_json(?, columns = {AUTHOR_COLUMNS!r}, filename = true)
-            ),
-            listed AS (
+            WITH listed AS (
                 SELECT author_key, first(listed_name ORDER BY work_key, position) AS listed_name
                 FROM links GROUP BY author_key
             )
             SELECT author_key, name, birth_date, death_date, {birth} AS birth_year,
                    {death} AS death_year, bio, wikidata, viaf, isni, true AS from_record
-            FROM records WHERE NOT coalesce(redirect, false)
+            FROM records WHERE NOT redirect
             UNION ALL
             SELECT l.author_key, l.listed_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false
             FROM listed l
-            WHERE l.author_key NOT IN (SELECT author_key FROM records WHERE NOT coalesce(redirect, false))
+            WHERE l.author_key NOT IN (SELECT author_key FROM records WHERE NOT redirect)
             ORDER BY author_key
         ) TO '{out}/authors.parquet' {parquet}
-        """,
-        [authors],
+        """
     )
 
 
@@ -168,11 +194,37 @@ def strip_key(raw, prefix, kind):
     return key if ok else None
 
 
+def read_author_records(authors):
+    """Every author record by key, and a function from a listed key to the person its redirects
+    lead to (a loop keeps the key as listed)."""
+    records = {}
+    for author_key, path in authors:
+        with open(path, "rb") as f:
+            records[author_key] = json.load(f)
+    redirects = {}
+    for author_key, record in records.items():
+        if (record.get("type") or {}).get("key") == "/type/redirect":
+            target = strip_key(record.get("location"), "/authors/", "A")
+            if target is not None:
+                redirects[author_key] = target
+
+    def person(listed):
+        chain = [listed]
+        while chain[-1] in redirects:
+            if redirects[chain[-1]] in chain:
+                return listed
+            chain.append(redirects[chain[-1]])
+        return chain[-1]
+
+    return records, person
+
+
 def pandas_transform(lake, subject, ds, out):
     import pandas as pd
 
     pages, authors = raw_inputs(lake, subject, ds)
     os.makedirs(out, exist_ok=True)
+    records, person = read_author_records(authors)
     books, links, seen = [], [], set()
     for page in pages:
         with open(page, "rb") as f:
@@ -203,8 +255,9 @@ def pandas_transform(lake, subject, ds, out):
                 links.append(
                     {
                         "work_key": key,
-                        "author_key": author_key,
+                        "author_key": person(author_key),
                         "position": position,
+                        "listed_author_key": author_key,
                         "listed_name": ref.get("name"),
                     }
                 )
@@ -221,21 +274,19 @@ def pandas_transform(lake, subject, ds, out):
     books.sort_values("work_key").to_parquet(f"{out}/books.parquet", compression="zstd", index=False)
     links = pd.DataFrame(links).astype({"position": "int32"})
     links = links.sort_values(["work_key", "position"])
-    links[["work_key", "author_key", "position"]].to_parquet(
+    links[["work_key", "author_key", "position", "listed_author_key"]].to_parquet(
         f"{out}/book_authors.parquet", compression="zstd", index=False
     )
 
     rows = []
-    for path in authors:
-        with open(path, "rb") as f:
-            record = json.load(f)
+    for author_key, record in records.items():
         if (record.get("type") or {}).get("key") == "/type/redirect":
             continue
         bio = record.get("bio")
         remote = record.get("remote_ids") or {}
         rows.append(
             {
-                "author_key": path.rsplit("/", 2)[-2],
+                "author_key": author_key,
                 "name": record.get("name"),
                 "birth_date": record.get("birth_date"),
                 "death_date": record.get("death_date"),
@@ -257,12 +308,13 @@ def pandas_transform(lake, subject, ds, out):
     authors.sort_values("author_key").to_parquet(f"{out}/authors.parquet", compression="zstd", index=False)
 
 
-def duckdb_ingest(db, migration, subject, ds, silver):
+def duckdb_ingest(db, migrations, subject, ds, silver):
     import duckdb
 
     con = duckdb.connect(db)
-    with open(migration) as f:
-        con.execute(f.read())
+    for migration in migrations.split(","):
+        with open(migration) as f:
+            con.execute(f.read())
     con.execute("BEGIN")
     for table, columns in [
         ("books", "work_key, title, first_publish_year, edition_count, cover_id, has_fulltext, public_scan"),
@@ -270,7 +322,7 @@ def duckdb_ingest(db, migration, subject, ds, silver):
             "authors",
             "author_key, name, birth_date, death_date, birth_year, death_year, bio, wikidata, viaf, isni, from_record",
         ),
-        ("book_authors", "work_key, author_key, position"),
+        ("book_authors", "work_key, author_key, position, listed_author_key"),
     ]:
         source = f"{silver}/{table}/subject={subject}/ds={ds}/*.parquet"
         con.execute(

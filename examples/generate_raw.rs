@@ -1,5 +1,6 @@
 //! Writes a synthetic raw partition straight into a lake, as `fetch` would have landed it: pages of
-//! 1000 works, one cached record per author, and the manifest. For benchmarks and for measuring
+//! 1000 works, one record object per author (as fetch stores `/authors/<KEY>.json` answers), and
+//! the manifest. For benchmarks and for measuring
 //! `transform` at sizes the fake API would take too long to serve. Deterministic: the same
 //! arguments write the same objects, byte for byte (the data: src/synth.rs).
 //!
@@ -8,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use bookpipe::fetch::{AuthorCounts, AuthorRecord, FetchDetails};
+use bookpipe::fetch::{AuthorCounts, AuthorRecord, AuthorRequests, FetchDetails};
 use bookpipe::lake::{self, Lake};
 use bookpipe::manifest::{self, Manifest, Object};
 use bookpipe::settings::{Ds, LakeUrl, Subject};
@@ -48,15 +49,19 @@ async fn main() -> anyhow::Result<()> {
     let mut records = Vec::with_capacity(keys.len());
     for key in &keys {
         let body = synth::author(key);
-        let path = lake::raw_authors_prefix().join(key.as_str()).join(format!("{stamp}.json"));
-        objects.push(Object::describe(&path, &body, None));
+        let path = lake::raw_author_partition(&subject, ds).join(lake::author_record_name(key, &stamp));
+        let object = Object::describe(&path, &body, None);
         records.push(AuthorRecord {
             key: key.clone(),
             path: path.to_string(),
             bytes: body.len() as u64,
+            sha256: Some(object.sha256.clone()),
             fetched_at: now,
             reused: false,
+            batch: false,
+            redirect: None,
         });
+        objects.push(object);
         lake.put(&path, Bytes::from(body)).await?;
     }
     objects.sort_by(|a, b| a.path.cmp(&b.path));
@@ -68,11 +73,15 @@ async fn main() -> anyhow::Result<()> {
         max_works: None,
         work_count: works as u64,
         works: works as u64,
+        distinct_works: works as u64,
+        missing_works: 0,
+        max_missing_ratio: 0.0,
         pages,
         pages_resumed: 0,
-        authors: AuthorCounts { distinct, fetched: distinct, reused: 0, missing: 0 },
+        authors: AuthorCounts { distinct, fetched: distinct, reused: 0, missing: 0, redirects: 0 },
         author_records: records,
         missing_authors: vec![],
+        author_requests: AuthorRequests { batches: 0, single: distinct, get_many_unavailable: None },
         requests: 0,
     };
     let manifest = Manifest {

@@ -126,9 +126,18 @@ pub struct FetchOptions {
     /// Stop after this many works (caps a huge subject).
     #[arg(long, env = "BOOKPIPE_MAX_WORKS")]
     pub max_works: Option<u64>,
-    /// Reuse an author record fetched within this many days instead of fetching it again.
+    /// Reuse an author record fetched within this many days instead of fetching it again (each
+    /// author's record expires at its own point between half this and this, so refreshes spread).
     #[arg(long, env = "BOOKPIPE_AUTHOR_MAX_AGE", default_value_t = 30)]
     pub author_max_age: u32,
+    /// Author records asked for in one /api/get_many request (1 to 100; request lines also stay
+    /// under 4000 bytes).
+    #[arg(long, env = "BOOKPIPE_AUTHOR_BATCH", default_value_t = 100)]
+    pub author_batch: u32,
+    /// Fail when more than this share of the subject's work_count was not received (a subject
+    /// changes a little while it is read).
+    #[arg(long, env = "BOOKPIPE_MAX_MISSING_RATIO", default_value_t = 0.001)]
+    pub max_missing_ratio: f64,
     /// Refetch a partition that is already complete.
     #[arg(long, env = "BOOKPIPE_FORCE")]
     pub force: bool,

@@ -1,29 +1,32 @@
 //! `fetch`: one subject's works and their authors, from Open Library into the raw zone.
 //!
 //! Page bodies are stored exactly as received (`page-00000.json`, ...) under
-//! `raw/openlibrary/subjects/subject=S/ds=D/`; author records go to a cache shared by every subject
-//! and ds, `raw/openlibrary/authors/<KEY>/<fetched-at>.json`, each object immutable once written,
-//! and the partition's manifest names the exact record of every author it uses. So day two of a
-//! subject costs only the authors not fetched within `--author-max-age`, and `transform` of the
-//! partition still reads exactly the same bytes every time.
+//! `raw/openlibrary/subjects/subject=S/ds=D/` ([`pages`]); author records are asked for in batches
+//! (`/api/get_many`) and stored as received under `raw/openlibrary/authors/subject=S/ds=D/`, each
+//! object immutable once written ([`authors`]). The partition's manifest names the exact object of
+//! every author it uses, so day two of a subject reuses the records of day one that are still
+//! fresh, and `transform` of the partition still reads exactly the same bytes every time.
+//!
+//! Complete or fail: Open Library answers a search failure with `200` and no works, so an empty
+//! page before the end is retried, never taken as the end, and after the last page the distinct
+//! works received must match the subject's `work_count` within `--max-missing-ratio`.
 //!
 //! Idempotence: a partition with a manifest is complete and not fetched again (exit code 3) unless
 //! `--force`; a partition without one resumes, keeping the pages and author records already stored.
 
-use std::collections::{BTreeSet, HashMap};
-
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{BadInput, Outcome};
 use crate::lake::{self, Lake, LakeError};
-use crate::manifest::{self, Manifest, Object};
-use crate::openlibrary::{OpenLibrary, SourceError, parse_author_key};
+use crate::manifest::{self, Manifest};
+use crate::openlibrary::{OpenLibrary, SourceError};
 use crate::settings::FetchSettings;
+
+mod authors;
+mod pages;
 
 /// The task's own record in the partition manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,48 +40,79 @@ pub struct FetchDetails {
     pub work_count: u64,
     /// Works received, over all pages (a work on two pages counts twice here).
     pub works: u64,
+    /// Distinct works received.
+    #[serde(default)]
+    pub distinct_works: u64,
+    /// How many of `work_count` (or `--max-works`) were not received; at most `max_missing_ratio`
+    /// of it, or the fetch failed.
+    #[serde(default)]
+    pub missing_works: u64,
+    #[serde(default)]
+    pub max_missing_ratio: f64,
     pub pages: u32,
     /// Pages kept from an interrupted earlier run rather than requested again.
     pub pages_resumed: u32,
     pub authors: AuthorCounts,
-    /// The record used for every distinct author, sorted by key.
+    /// The record used for every distinct author, and for every author a redirect leads to, sorted
+    /// by key.
     pub author_records: Vec<AuthorRecord>,
-    /// Authors Open Library answered 404 for.
+    /// Authors Open Library has no record of (absent from a batch and 404 alone).
     pub missing_authors: Vec<String>,
+    /// How the author records were asked for.
+    #[serde(default)]
+    pub author_requests: AuthorRequests,
     /// HTTP requests this run sent, retries included.
     pub requests: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AuthorCounts {
+    /// Distinct author keys on the pages.
     pub distinct: u64,
+    /// Records fetched by this run (redirect targets included).
     pub fetched: u64,
+    /// Records reused from an earlier fetch.
     pub reused: u64,
     pub missing: u64,
+    /// Records that are redirects (merged authors), followed to their target.
+    #[serde(default)]
+    pub redirects: u64,
 }
 
-/// Which cached object holds an author's record.
+/// The author requests of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuthorRequests {
+    /// `/api/get_many` answers stored.
+    pub batches: u64,
+    /// `/authors/<KEY>.json` requests (keys a batch left out, or all of them without get_many).
+    pub single: u64,
+    /// Why `/api/get_many` was given up for this run, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get_many_unavailable: Option<String>,
+}
+
+/// Which stored object holds an author's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorRecord {
     pub key: String,
     pub path: String,
+    /// The size of the object at `path`.
     pub bytes: u64,
+    /// The sha256 of the object at `path` (absent in manifests written before batches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     pub fetched_at: DateTime<Utc>,
-    /// Whether the record came from the cache rather than this run.
+    /// Whether the record came from an earlier fetch rather than this run.
     pub reused: bool,
+    /// The object is a `/api/get_many` answer; the record is its `result["/authors/<key>"]`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch: bool,
+    /// The record is a redirect (a merged author) to this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
 }
 
-/// Settings a partial partition was started with; pages fetched with another `limit` cannot be
-/// resumed, because page n is the slice at offset n × limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct FetchState {
-    limit: u32,
-    max_works: Option<u64>,
-}
-
-const STATE: &str = "_fetch_state.json";
-
-/// How an author record's object name stamps its fetch time: `20261121T063000.123Z.json`.
+/// How an author object's name stamps its fetch time: `20261121T063000.123Z`.
 pub const AUTHOR_STAMP: &str = "%Y%m%dT%H%M%S%.3fZ";
 
 #[derive(Debug, thiserror::Error)]
@@ -87,10 +121,18 @@ pub enum FetchError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Lake(#[from] LakeError),
-    #[error("{url} is not a subject page: {reason}")]
-    BadPage { url: String, reason: String },
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
     #[error("{url} returned the same works as page {previous}; the server is not paging, refusing to loop")]
     RepeatedPage { url: String, previous: u32 },
+    #[error(
+        "{url}: {missing} of the {expected} works Open Library announced were not received ({distinct} distinct \
+         over {pages} pages; ratio {ratio:.4}, above --max-missing-ratio {max}); nothing was committed"
+    )]
+    Incomplete { url: String, expected: u64, distinct: u64, missing: u64, pages: u32, ratio: f64, max: f64 },
+    /// Open Library refused a parameter (`422`): retrying will not help.
+    #[error("{0}")]
+    Refused(#[source] BadInput),
 }
 
 /// Runs `fetch` for one `(subject, ds)`.
@@ -109,18 +151,13 @@ async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
         manifest::remove(lake, &partition).await?;
         tracing::info!(partition = %partition, "--force: refetching a complete partition");
     }
-    let stored = stored_pages(lake, &partition, s).await?;
+    let stored = pages::stored(lake, &partition, s).await?;
     check_ds(s, stored.is_empty())?;
-
-    let state = FetchState { limit: s.limit, max_works: s.max_works };
-    lake.put(&partition.clone().join(STATE), Bytes::from(serde_json::to_vec(&state)?)).await?;
+    pages::save_state(lake, &partition, s).await?;
 
     let client = OpenLibrary::new(&s.http)?;
-    let pages = fetch_pages(lake, &client, s, &partition, &stored).await?;
-    for stale in stored.keys().filter(|&&index| index >= pages.count) {
-        lake.delete(&partition.clone().join(lake::page_name(*stale))).await?;
-    }
-    let authors = fetch_authors(lake, &client, s, &pages.author_keys).await?;
+    let pages = pages::fetch(lake, &client, s, &partition, &stored).await?;
+    let authors = authors::fetch(lake, &client, s, &pages.author_keys).await?;
 
     let mut objects = pages.objects;
     objects.extend(authors.written);
@@ -132,11 +169,15 @@ async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
         max_works: s.max_works,
         work_count: pages.work_count,
         works: pages.works,
+        distinct_works: pages.distinct,
+        missing_works: pages.missing,
+        max_missing_ratio: s.max_missing_ratio,
         pages: pages.count,
         pages_resumed: pages.resumed,
         authors: authors.counts,
         author_records: authors.records,
         missing_authors: authors.missing,
+        author_requests: authors.requests,
         requests: client.requests(),
     };
     let manifest = Manifest {
@@ -150,16 +191,20 @@ async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
         details,
     };
     manifest::write(lake, &partition, &manifest).await?;
-    lake.delete(&partition.clone().join(STATE)).await?;
+    pages::clear_state(lake, &partition).await?;
     let d = &manifest.details;
     tracing::info!(
         work_count = d.work_count,
-        works = d.works,
+        works = d.distinct_works,
+        missing_works = d.missing_works,
         pages = d.pages,
         pages_resumed = d.pages_resumed,
         authors_fetched = d.authors.fetched,
         authors_reused = d.authors.reused,
         authors_missing = d.authors.missing,
+        author_redirects = d.authors.redirects,
+        author_batches = d.author_requests.batches,
+        author_single_requests = d.author_requests.single,
         requests = d.requests,
         "raw partition committed"
     );
@@ -188,256 +233,16 @@ fn check_ds(s: &FetchSettings, nothing_stored: bool) -> Result<(), BadInput> {
     Ok(())
 }
 
-/// Pages an interrupted run left that this run can keep, by index. Pages started with another
-/// `limit` (or `--force`) are not kept.
-async fn stored_pages(lake: &Lake, partition: &Path, s: &FetchSettings) -> Result<HashMap<u32, Path>, FetchError> {
-    let mut pages = HashMap::new();
-    let mut state = None;
-    for object in lake.list(partition).await? {
-        let name = object.location.filename().unwrap_or_default();
-        if name == STATE {
-            state = lake.get_opt(&object.location).await?;
-        } else if let Some(index) = lake::parse_page_name(name) {
-            pages.insert(index, object.location);
-        }
-    }
-    let state: Option<FetchState> = state.and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let same_settings = state.is_none_or(|state| state == FetchState { limit: s.limit, max_works: s.max_works });
-    if !pages.is_empty() && (s.force || !same_settings) {
-        tracing::info!(pages = pages.len(), "not resuming: the stored pages were fetched with other settings");
-        for path in pages.values() {
-            lake.delete(path).await?;
-        }
-        pages.clear();
-    }
-    Ok(pages)
-}
-
-/// What the pages of a subject came to.
-struct Pages {
-    count: u32,
-    resumed: u32,
-    work_count: u64,
-    works: u64,
-    author_keys: BTreeSet<String>,
-    objects: Vec<Object>,
-}
-
-async fn fetch_pages(
+/// Puts `body` at `path` and describes it for the manifest.
+async fn store(
     lake: &Lake,
-    client: &OpenLibrary,
-    s: &FetchSettings,
-    partition: &Path,
-    stored: &HashMap<u32, Path>,
-) -> Result<Pages, FetchError> {
-    let bar = bar("pages", None);
-    let mut pages =
-        Pages { count: 0, resumed: 0, work_count: 0, works: 0, author_keys: BTreeSet::new(), objects: vec![] };
-    // Pages are always `limit` long, except that `--max-works` asks for no more than it keeps.
-    let cap = s.max_works.unwrap_or(u64::MAX);
-    let mut target = cap;
-    let mut previous: Option<Vec<String>> = None;
-    loop {
-        let index = pages.count;
-        let offset = u64::from(index) * u64::from(s.limit);
-        let want = u64::from(s.limit).min(cap - offset) as u32;
-        let url = client.subject_page_url(&s.subject, want, offset);
-        let path = partition.clone().join(lake::page_name(index));
-        let (body, summary) = match stored_page(lake, stored.get(&index)).await? {
-            Some(page) => {
-                pages.resumed += 1;
-                page
-            }
-            None => {
-                let body = client.get_json(&url).await?;
-                let summary =
-                    PageSummary::parse(&body).map_err(|reason| FetchError::BadPage { url: url.to_string(), reason })?;
-                lake.put(&path, body.clone()).await?;
-                (body, summary)
-            }
-        };
-        if index == 0 {
-            pages.work_count = summary.work_count.unwrap_or(0);
-            target = target.min(pages.work_count);
-            bar.set_length(target.div_ceil(u64::from(s.limit)).max(1));
-        }
-        if !summary.work_keys.is_empty() && previous.as_ref() == Some(&summary.work_keys) {
-            return Err(FetchError::RepeatedPage { url: url.to_string(), previous: index - 1 });
-        }
-        let received = summary.work_keys.len() as u64;
-        pages.works += received;
-        pages.author_keys.extend(summary.author_keys);
-        pages.objects.push(Object::describe(&path, &body, Some(received)));
-        pages.count += 1;
-        bar.inc(1);
-        tracing::debug!(page = index, offset, works = received, "page stored");
-        previous = Some(summary.work_keys);
-        // Done at the end of the subject (or the cap), or on a short page: asking further would
-        // only return empty pages, or loop on a server that ignores offset.
-        if received < u64::from(want) || offset + received >= target {
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    Ok(pages)
-}
-
-/// A page an earlier run stored, if it is still a readable subject page.
-async fn stored_page(lake: &Lake, path: Option<&Path>) -> Result<Option<(Bytes, PageSummary)>, FetchError> {
-    let Some(path) = path else { return Ok(None) };
-    let Some(body) = lake.get_opt(path).await? else { return Ok(None) };
-    Ok(PageSummary::parse(&body).ok().map(|summary| (body, summary)))
-}
-
-/// The little `fetch` needs from a subject page: how many works exist, which came, and who wrote
-/// them. Tolerant: `transform` judges the records; here only the page's shape must hold.
-#[derive(Debug, PartialEq)]
-struct PageSummary {
-    work_count: Option<u64>,
-    work_keys: Vec<String>,
-    author_keys: Vec<String>,
-}
-
-impl PageSummary {
-    fn parse(body: &[u8]) -> Result<Self, String> {
-        let page: serde_json::Value = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
-        let works = page
-            .get("works")
-            .and_then(|works| works.as_array())
-            .ok_or_else(|| format!("no \"works\" list in {}", snippet(&page)))?;
-        let mut summary = Self {
-            work_count: page.get("work_count").and_then(|count| count.as_u64()),
-            work_keys: Vec::with_capacity(works.len()),
-            author_keys: Vec::new(),
-        };
-        for work in works {
-            summary.work_keys.push(work.get("key").and_then(|key| key.as_str()).unwrap_or_default().to_string());
-            for author in work.get("authors").and_then(|a| a.as_array()).into_iter().flatten() {
-                // `{key, name}` on subject pages; `{author: {key}}` in older records.
-                let key = author.get("key").or_else(|| author.get("author").and_then(|a| a.get("key")));
-                if let Some(key) = key.and_then(|key| key.as_str()).and_then(parse_author_key) {
-                    summary.author_keys.push(key.to_string());
-                }
-            }
-        }
-        Ok(summary)
-    }
-}
-
-fn snippet(value: &serde_json::Value) -> String {
-    value.to_string().chars().take(200).collect()
-}
-
-/// What the author phase came to.
-struct Authors {
-    counts: AuthorCounts,
-    records: Vec<AuthorRecord>,
-    missing: Vec<String>,
-    written: Vec<Object>,
-}
-
-async fn fetch_authors(
-    lake: &Lake,
-    client: &OpenLibrary,
-    s: &FetchSettings,
-    keys: &BTreeSet<String>,
-) -> Result<Authors, FetchError> {
-    let cache = author_cache(lake).await?;
-    let fresh_since = s.now - s.author_max_age;
-    let mut records = Vec::with_capacity(keys.len());
-    let mut to_fetch = Vec::new();
-    for key in keys {
-        match cache.get(key) {
-            Some(cached) if cached.fetched_at >= fresh_since => records.push(cached.clone()),
-            _ => to_fetch.push(key.as_str()),
-        }
-    }
-    let reused = records.len() as u64;
-    let bar = bar("authors", Some(to_fetch.len() as u64));
-    let stamp = s.now.format(AUTHOR_STAMP).to_string();
-    let fetched: Vec<Result<(AuthorRecord, Object), String>> = futures::stream::iter(to_fetch)
-        .map(|key| {
-            let (bar, stamp) = (&bar, &stamp);
-            async move {
-                let url = client.author_url(key);
-                let body = match client.get_json(&url).await {
-                    Ok(body) => body,
-                    Err(err) if err.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
-                        tracing::warn!(author = key, "author not found (404); its works keep the key");
-                        bar.inc(1);
-                        return Ok(Err(key.to_string()));
-                    }
-                    Err(err) => return Err(FetchError::from(err)),
-                };
-                let path = lake::raw_authors_prefix().join(key).join(format!("{stamp}.json"));
-                let object = Object::describe(&path, &body, None);
-                lake.put(&path, body).await?;
-                bar.inc(1);
-                let record = AuthorRecord {
-                    key: key.to_string(),
-                    path: path.to_string(),
-                    bytes: object.bytes,
-                    fetched_at: s.now,
-                    reused: false,
-                };
-                Ok(Ok((record, object)))
-            }
-        })
-        .buffer_unordered(s.concurrency)
-        .try_collect()
-        .await?;
-    bar.finish_and_clear();
-
-    let mut written = Vec::new();
-    let mut missing = Vec::new();
-    for outcome in fetched {
-        match outcome {
-            Ok((record, object)) => {
-                records.push(record);
-                written.push(object);
-            }
-            Err(key) => missing.push(key),
-        }
-    }
-    records.sort_by(|a, b| a.key.cmp(&b.key));
-    missing.sort();
-    let counts = AuthorCounts {
-        distinct: keys.len() as u64,
-        fetched: written.len() as u64,
-        reused,
-        missing: missing.len() as u64,
-    };
-    Ok(Authors { counts, records, missing, written })
-}
-
-/// The newest cached record of every author, from one listing of the cache.
-async fn author_cache(lake: &Lake) -> Result<HashMap<String, AuthorRecord>, LakeError> {
-    let mut newest: HashMap<String, AuthorRecord> = HashMap::new();
-    for object in lake.list(&lake::raw_authors_prefix()).await? {
-        let mut parts = object.location.parts().skip(3);
-        let (Some(key), Some(file), None) = (parts.next(), parts.next(), parts.next()) else { continue };
-        let Some(fetched_at) = file
-            .as_ref()
-            .strip_suffix(".json")
-            .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, AUTHOR_STAMP).ok())
-        else {
-            continue;
-        };
-        let record = AuthorRecord {
-            key: key.as_ref().to_string(),
-            path: object.location.to_string(),
-            bytes: object.size,
-            fetched_at: fetched_at.and_utc(),
-            reused: true,
-        };
-        match newest.get(&record.key) {
-            Some(existing) if existing.fetched_at >= record.fetched_at => {}
-            _ => {
-                newest.insert(record.key.clone(), record);
-            }
-        }
-    }
-    Ok(newest)
+    path: &object_store::path::Path,
+    body: Bytes,
+    rows: Option<u64>,
+) -> Result<manifest::Object, LakeError> {
+    let object = manifest::Object::describe(path, &body, rows);
+    lake.put(path, body).await?;
+    Ok(object)
 }
 
 /// A progress bar on the shared terminal (hidden when stderr is not one).
@@ -449,37 +254,4 @@ fn bar(name: &'static str, length: Option<u64>) -> ProgressBar {
     bar.set_style(style);
     bar.set_prefix(name);
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_real_subject_page_is_summarised() {
-        let body = include_bytes!("../tests/fixtures/subjects_science_fiction.json");
-        let summary = PageSummary::parse(body).unwrap();
-        assert_eq!(summary.work_count, Some(19353));
-        assert_eq!(summary.work_keys.len(), 12);
-        assert_eq!(summary.work_keys[0], "/works/OL138052W");
-        // 20 author references over the page (Brave New World alone has 9), 18 distinct keys.
-        assert_eq!(summary.author_keys.len(), 20);
-        assert!(summary.author_keys.contains(&"OL19767A".to_string()));
-    }
-
-    #[test]
-    fn pages_without_works_are_refused() {
-        let err = PageSummary::parse(br#"{"error": "Specified limit exceeds maximum of 1000."}"#).unwrap_err();
-        assert!(err.contains("no \"works\" list"), "{err}");
-        assert!(PageSummary::parse(b"<html>").unwrap_err().starts_with("not JSON"));
-    }
-
-    #[test]
-    fn older_author_shapes_are_read() {
-        let body = br#"{"work_count": 1, "works": [{"key": "/works/OL1W", "authors": [
-            {"author": {"key": "/authors/OL5A"}, "type": {"key": "/type/author_role"}},
-            {"key": "/authors/OL6A", "name": "x"}, {"key": "/works/OL7W"}, "junk"]}]}"#;
-        let summary = PageSummary::parse(body).unwrap();
-        assert_eq!(summary.author_keys, vec!["OL5A".to_string(), "OL6A".to_string()]);
-    }
 }

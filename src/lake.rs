@@ -125,6 +125,15 @@ impl Lake {
         Ok(objects)
     }
 
+    /// The folders directly below `prefix` (one listing request per 1,000 on S3, whatever lies
+    /// below them), sorted.
+    pub async fn list_folders(&self, prefix: &Path) -> Result<Vec<Path>, LakeError> {
+        let listing = self.store.list_with_delimiter(Some(prefix)).await.map_err(io("list", prefix))?;
+        let mut folders = listing.common_prefixes;
+        folders.sort();
+        Ok(folders)
+    }
+
     /// Deletes one object; an absent object is not an error (deletes are retried after crashes).
     pub async fn delete(&self, path: &Path) -> Result<(), LakeError> {
         match self.store.delete(path).await {
@@ -147,10 +156,38 @@ pub fn raw_subject_partition(subject: &Subject, ds: Ds) -> Path {
     hive(&["raw", "openlibrary", "subjects"], subject, ds)
 }
 
-/// `raw/openlibrary/authors`: author records, shared by every subject and ds (a cache), each
-/// immutable once written, so a partition's manifest can point at them.
-pub fn raw_authors_prefix() -> Path {
-    Path::from_iter(["raw", "openlibrary", "authors"])
+/// `raw/openlibrary/subjects/subject=<slug>`: every ds of a subject's pages, one folder each.
+pub fn raw_subject_prefix(subject: &Subject) -> Path {
+    Path::from_iter(["raw", "openlibrary", "subjects", &format!("subject={subject}")])
+}
+
+/// `raw/openlibrary/authors/subject=<slug>/ds=<date>`: the author objects one fetch wrote, each
+/// immutable once written (never overwritten, never deleted), so the manifest of this partition
+/// and of every later one that reuses a record can point at it. Earlier versions wrote single
+/// records to `raw/openlibrary/authors/<KEY>/<stamp>.json`; manifests that name them stay readable.
+pub fn raw_author_partition(subject: &Subject, ds: Ds) -> Path {
+    hive(&["raw", "openlibrary", "authors"], subject, ds)
+}
+
+/// The object of the `n`-th `/api/get_many` answer of the fetch that started at `stamp`.
+pub fn author_batch_name(stamp: &str, n: u32) -> String {
+    format!("batch-{stamp}-{n:05}.json")
+}
+
+/// The object of one `/authors/<key>.json` answer of the fetch that started at `stamp`.
+pub fn author_record_name(key: &str, stamp: &str) -> String {
+    format!("{key}-{stamp}.json")
+}
+
+/// What an author object's name says: a batch (`None`) or one author's record, and the stamp.
+pub fn parse_author_object_name(name: &str) -> Option<(Option<&str>, &str)> {
+    let stem = name.strip_suffix(".json")?;
+    if let Some(rest) = stem.strip_prefix("batch-") {
+        let (stamp, n) = rest.rsplit_once('-')?;
+        return n.bytes().all(|b| b.is_ascii_digit()).then_some((None, stamp));
+    }
+    let (key, stamp) = stem.split_once('-')?;
+    Some((Some(key), stamp))
 }
 
 /// `<prefix>/subject=<slug>/ds=<date>`.
@@ -190,5 +227,13 @@ mod tests {
         assert_eq!(parse_page_name("page-00007.json"), Some(7));
         assert_eq!(parse_page_name("page-7.json"), None);
         assert_eq!(parse_page_name("_manifest.json"), None);
+        assert_eq!(
+            raw_author_partition(&subject, ds).as_ref(),
+            "raw/openlibrary/authors/subject=place:london/ds=2024-05-01"
+        );
+        let stamp = "20240501T060000.000Z";
+        assert_eq!(parse_author_object_name(&author_batch_name(stamp, 3)), Some((None, stamp)));
+        assert_eq!(parse_author_object_name(&author_record_name("OL1A", stamp)), Some((Some("OL1A"), stamp)));
+        assert_eq!(parse_author_object_name("_manifest.json"), None);
     }
 }

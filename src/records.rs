@@ -10,7 +10,7 @@
 //! a [`Reject`] with a reason; a record with a soft problem (no year, a field of the wrong type)
 //! keeps its row, the field is null, and the problem is counted in [`Issues`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
@@ -32,8 +32,11 @@ pub struct Book {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookAuthor {
     pub work_key: String,
+    /// The person: the key the work lists, or where its redirects lead ([`canonical_author`]).
     pub author_key: String,
     pub position: i32,
+    /// The key the work lists, when it redirects to another (`None`: the same as `author_key`).
+    pub listed_author_key: Option<String>,
     /// The name the subject page gives for this author (used when no author record exists).
     pub listed_name: Option<String>,
 }
@@ -223,8 +226,42 @@ fn link_author(
         work_key: work_key.to_string(),
         author_key: author_key.to_string(),
         position: (links.len() - start) as i32,
+        listed_author_key: None,
         listed_name,
     });
+}
+
+/// The key of the person `key` is: its redirects (merged author → the record it was merged into)
+/// followed to a key that is not one. A chain that comes back on itself is `Err`, with the chain.
+pub fn canonical_author<'a>(key: &'a str, redirects: &'a HashMap<String, String>) -> Result<&'a str, Vec<&'a str>> {
+    let mut chain = vec![key];
+    let mut current = key;
+    while let Some(next) = redirects.get(current) {
+        let looped = chain.contains(&next.as_str());
+        chain.push(next);
+        if looped {
+            return Err(chain);
+        }
+        current = next;
+    }
+    Ok(current)
+}
+
+/// Where an author record redirects to (`{"type": {"key": "/type/redirect"}, "location":
+/// "/authors/OL…A"}`), if it is a redirect to an author key.
+pub fn redirect_target(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Redirect {
+        #[serde(rename = "type")]
+        kind: Option<Value>,
+        location: Option<String>,
+    }
+    let record: Redirect = serde_json::from_slice(body).ok()?;
+    let kind = record.kind.as_ref().and_then(|t| t.get("key")).and_then(Value::as_str);
+    if kind != Some("/type/redirect") {
+        return None;
+    }
+    parse_key(record.location.as_deref()?, "/authors/", 'A').map(str::to_string)
 }
 
 /// Turns one author record into a row. `Ok(None)` for a redirect (a merged author): the caller

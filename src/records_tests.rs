@@ -442,3 +442,25 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn redirects_lead_to_the_person_and_loops_are_told() {
+    let redirects: HashMap<String, String> = [("OL1A", "OL2A"), ("OL2A", "OL3A"), ("OL7A", "OL8A"), ("OL8A", "OL7A")]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(canonical_author("OL1A", &redirects), Ok("OL3A"));
+    assert_eq!(canonical_author("OL3A", &redirects), Ok("OL3A"));
+    assert_eq!(canonical_author("OL9A", &redirects), Ok("OL9A"));
+    assert_eq!(canonical_author("OL7A", &redirects), Err(vec!["OL7A", "OL8A", "OL7A"]));
+}
+
+#[test]
+fn a_redirect_record_names_its_target() {
+    let merged = br#"{"type": {"key": "/type/redirect"}, "location": "/authors/OL2A", "key": "/authors/OL1A",
+        "revision": 3, "last_modified": {"type": "/type/datetime", "value": "2021-01-01T00:00:00"}}"#;
+    assert_eq!(redirect_target(merged).as_deref(), Some("OL2A"));
+    assert_eq!(redirect_target(ROWLING), None);
+    assert_eq!(redirect_target(br#"{"type": {"key": "/type/redirect"}, "location": "/works/OL2W"}"#), None);
+    assert_eq!(redirect_target(b"not json"), None);
+}

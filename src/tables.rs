@@ -90,6 +90,8 @@ static BOOK_AUTHORS: LazyLock<SchemaRef> = LazyLock::new(|| {
         utf8("work_key", false),
         utf8("author_key", false),
         Field::new("position", DataType::Int32, false),
+        // Last, as migration 0002 added it to the warehouse table (DuckDB appends by position).
+        utf8("listed_author_key", false),
     ]))
 });
 
@@ -152,6 +154,7 @@ pub fn book_authors(rows: &[BookAuthor]) -> RecordBatch {
             strings(rows, |r| Some(&r.work_key)),
             strings(rows, |r| Some(&r.author_key)),
             Arc::new(rows.iter().map(|r| Some(r.position)).collect::<Int32Array>()),
+            strings(rows, |r| Some(r.listed_author_key.as_deref().unwrap_or(&r.author_key))),
         ],
     )
 }

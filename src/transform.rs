@@ -2,10 +2,11 @@
 //! and `rejects`, as sorted, deterministic Parquet (design doc: data model, commit protocol).
 //!
 //! A pure function of the raw partition: it reads exactly the objects the raw manifest lists (and
-//! checks their checksums), never the clock or the API. Pages are read and parsed a few at a time
-//! ([`raw`]), in order, and their rows streamed into [`SortedParquet`] writers, which spill sorted
-//! runs to disk past a memory limit; only the set of work keys seen (for de-duplication), the
-//! author names listed and the listing of the raw partition grow with the input.
+//! checks their checksums), never the API. Author records come first (their redirects say which
+//! person a merged author's key is), then the pages, read and parsed a few at a time ([`raw`]), in
+//! order; rows stream into [`SortedParquet`] writers, which spill sorted runs to disk past a memory
+//! limit. What grows with the input: the work keys seen (for de-duplication), the author keys with
+//! a record, the redirects, the author names listed and the listing of the raw partition.
 //!
 //! Nothing becomes visible until every table is written: the four manifests are removed first and
 //! written last, and a partition over `--max-reject-ratio` fails before any data file is written.
@@ -23,6 +24,7 @@ use crate::records::{self, Issues};
 use crate::settings::{Ds, Subject, TransformSettings};
 use crate::sorted::SortedParquet;
 use crate::tables::{self, Table};
+use raw::AuthorRecord;
 
 mod raw;
 
@@ -54,6 +56,8 @@ pub struct TransformDetails {
 pub enum TransformError {
     #[error("{path}: checksum {actual} differs from the raw manifest's {expected}; the raw zone changed after fetch")]
     Checksum { path: String, expected: String, actual: String },
+    #[error("{path}: not a stored /api/get_many answer: {reason}")]
+    BadBatch { path: String, reason: String },
     #[error(
         "{rejects} of {records} records rejected ({ratio:.4}), above --max-reject-ratio {max}; nothing was written. \
          The rejects' reasons are in the logs above"
@@ -118,7 +122,38 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     let started = std::time::Instant::now();
     let mut out = Tables::new();
     let mut state = State::default();
-    // Pages first: the authors' rows need the names the pages list (for authors without a record).
+    // Author records first: the pages' links need the redirects (merged authors) they hold.
+    let mut chunks = raw.authors(lake);
+    let mut authors = Vec::with_capacity(AUTHOR_BATCH);
+    while let Some((chunk, issues)) = chunks.try_next().await? {
+        state.add_issues(issues);
+        for (key, parsed) in chunk {
+            state.author_records += 1;
+            match parsed {
+                AuthorRecord::Author(mut author) => {
+                    if author.author_key != key {
+                        // Answered under another key (an old-style key): the works link to the asked key.
+                        records::count(&mut state.issues, "author_key_differs");
+                        author.author_key = key;
+                    }
+                    state.recorded.insert(author.author_key.clone());
+                    authors.push(author);
+                }
+                AuthorRecord::Redirect(Some(target)) => drop(state.redirects.insert(key, target)),
+                // A redirect to nowhere usable: the key stays, with the name the pages list.
+                AuthorRecord::Redirect(None) => records::count(&mut state.issues, "author_redirect_without_target"),
+                AuthorRecord::Rejected(reject) => {
+                    tracing::warn!(source = %reject.source, reason = %reject.reason, "author record rejected");
+                    out.rejects.push(tables::rejects(&[reject]))?;
+                }
+            }
+            if authors.len() == AUTHOR_BATCH {
+                out.authors.push(tables::authors(&std::mem::take(&mut authors)))?;
+            }
+        }
+    }
+    drop(chunks);
+    tracing::debug!(records = state.author_records, seconds = started.elapsed().as_secs_f64(), "authors parsed");
     let mut pages = raw.pages(lake);
     while let Some(rows) = pages.try_next().await? {
         state.pages += 1;
@@ -128,38 +163,10 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     // The page bodies and parsed rows are gone; what stays is the sort buffers and the key sets.
     crate::memory::release_free_pages();
     tracing::debug!(pages = state.pages, seconds = started.elapsed().as_secs_f64(), "pages parsed");
-    let mut chunks = raw.authors(lake);
-    let mut authors = Vec::with_capacity(AUTHOR_BATCH);
-    while let Some((chunk, issues)) = chunks.try_next().await? {
-        state.add_issues(issues);
-        for (key, parsed) in chunk {
-            state.author_records += 1;
-            let listed = state.listed_names.remove(&key).flatten();
-            let author = match parsed {
-                Ok(Some(mut author)) => {
-                    if author.author_key != key {
-                        // A merged author answered under another key: the works link to the asked key.
-                        records::count(&mut state.issues, "author_key_differs");
-                        author.author_key = key;
-                    }
-                    author
-                }
-                Ok(None) => records::author_without_record(&key, listed),
-                Err(reject) => {
-                    tracing::warn!(source = %reject.source, reason = %reject.reason, "author record rejected");
-                    out.rejects.push(tables::rejects(&[reject]))?;
-                    records::author_without_record(&key, listed)
-                }
-            };
-            authors.push(author);
-            if authors.len() == AUTHOR_BATCH {
-                out.authors.push(tables::authors(&std::mem::take(&mut authors)))?;
-            }
-        }
-    }
-    tracing::debug!(records = state.author_records, seconds = started.elapsed().as_secs_f64(), "authors parsed");
-    // Authors the works list but Open Library has no record of (404): the listed name stands.
-    let mut unrecorded: Vec<(String, Option<String>)> = state.listed_names.drain().collect();
+    // Authors the works list but Open Library has no usable record of (404, rejected, a redirect
+    // to nowhere): the listed name stands.
+    let mut unrecorded: Vec<(String, Option<String>)> =
+        state.listed_names.drain().filter(|(key, _)| !state.recorded.contains(key)).collect();
     unrecorded.sort();
     authors.extend(unrecorded.into_iter().map(|(key, name)| records::author_without_record(&key, name)));
     out.authors.push(tables::authors(&authors))?;
@@ -233,8 +240,13 @@ struct State {
     duplicate_works: u64,
     author_records: u64,
     seen_works: WorkKeys,
-    /// Every author a kept work links to, with the first name a page listed for them.
+    /// Every author (the person, after redirects) a kept work links to, with the first name a page
+    /// listed for them.
     listed_names: HashMap<String, Option<String>>,
+    /// Authors with a row from their own record.
+    recorded: HashSet<String>,
+    /// Merged authors: the key a redirect record leads to, by the key it was asked under.
+    redirects: HashMap<String, String>,
     issues: Issues,
 }
 
@@ -309,6 +321,16 @@ impl Tables {
             }
         }
         for link in &mut links {
+            // A merged author's link goes to the person it was merged into; the listed key stays.
+            if state.redirects.contains_key(&link.author_key) {
+                let person = records::canonical_author(&link.author_key, &state.redirects)
+                    .map(str::to_string)
+                    .map_err(|chain| chain.len());
+                match person {
+                    Ok(person) => link.listed_author_key = Some(std::mem::replace(&mut link.author_key, person)),
+                    Err(_) => records::count(&mut state.issues, "author_redirect_loop"),
+                }
+            }
             // Looked up before inserting: most links are to an author already seen, and `entry`
             // would need an owned copy of the key every time.
             match state.listed_names.get_mut(&link.author_key) {

@@ -1,6 +1,8 @@
-"""A fake Open Library on 127.0.0.1 for the end-to-end test: the real science_fiction subject page
-for every subject request, and an author record (shaped like the real OL4452558A record) named as
-the page lists each author. Every request is logged."""
+"""A fake Open Library on 127.0.0.1 for the end-to-end test: the works of the real science_fiction
+subject page as every subject, paged by `limit` and `offset` in key order (`sort=key`) with the
+`work_count` it pages through, and an author record (shaped like the real OL4452558A record) named
+as the page lists each author, one by one (`/authors/<KEY>.json`) or in batches
+(`/api/get_many?keys=[...]`), as Open Library answers them. Every request is logged."""
 
 from __future__ import annotations
 
@@ -8,16 +10,19 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 
 
 class FakeOpenLibrary:
     def __init__(self) -> None:
-        self.page = (FIXTURES / "subjects_science_fiction.json").read_bytes()
+        self.page = json.loads((FIXTURES / "subjects_science_fiction.json").read_bytes())
+        self.page["works"].sort(key=lambda work: work["key"])
+        self.page["work_count"] = len(self.page["works"])
         template = json.loads((FIXTURES / "author_OL4452558A__2021-09.json").read_text())
         self.authors: dict[str, bytes] = {}
-        for work in json.loads(self.page)["works"]:
+        for work in self.page["works"]:
             for author in work["authors"]:
                 key = author["key"].rsplit("/", 1)[-1]
                 record = dict(template, key=author["key"], name=author["name"])
@@ -28,10 +33,17 @@ class FakeOpenLibrary:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 fake.requests.append(self.path)
-                path = self.path.split("?", 1)[0]
+                url = urlsplit(self.path)
+                path, query = url.path, parse_qs(url.query)
                 body, status = b'{"error": "notfound"}', 404
                 if path.startswith("/subjects/"):
-                    body, status = fake.page, 200
+                    limit, offset = int(query.get("limit", ["12"])[0]), int(query.get("offset", ["0"])[0])
+                    page = dict(fake.page, works=fake.page["works"][offset : offset + limit])
+                    body, status = json.dumps(page).encode(), 200
+                elif path == "/api/get_many":
+                    keys = json.loads(query["keys"][0])
+                    result = {key: json.loads(fake.authors[key[9:]]) for key in keys if key[9:] in fake.authors}
+                    body, status = json.dumps({"status": "ok", "result": result}).encode(), 200
                 elif path.startswith("/authors/"):
                     key = path.rsplit("/", 1)[-1].removesuffix(".json")
                     if key in fake.authors:

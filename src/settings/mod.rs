@@ -197,6 +197,10 @@ pub struct FetchSettings {
     pub limit: u32,
     pub max_works: Option<u64>,
     pub author_max_age: chrono::Duration,
+    /// Keys per `/api/get_many` request.
+    pub author_batch: usize,
+    /// The share of `work_count` that may be missing after the last page.
+    pub max_missing_ratio: f64,
     pub force: bool,
     pub allow_past_ds: bool,
     pub concurrency: usize,
@@ -204,8 +208,10 @@ pub struct FetchSettings {
     pub now: DateTime<Utc>,
 }
 
-/// Open Library refuses `limit` above this with a 400.
+/// Open Library refuses `limit` above this (a `422` since 2026, a `400` before).
 pub const MAX_LIMIT: u32 = 1000;
+/// Keys per `/api/get_many` request at most: Open Library's own clients ask for 100 at a time.
+pub const MAX_AUTHOR_BATCH: u32 = 100;
 
 impl FetchSettings {
     pub fn resolve(args: &FetchArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
@@ -248,6 +254,19 @@ impl FetchSettings {
         if args.concurrency == 0 {
             return Err(BadInput::new("--concurrency (BOOKPIPE_CONCURRENCY)", "must be at least 1"));
         }
+        if args.author_batch == 0 || args.author_batch > MAX_AUTHOR_BATCH {
+            return Err(BadInput::new(
+                "--author-batch (BOOKPIPE_AUTHOR_BATCH)",
+                format!("{} is outside 1..={MAX_AUTHOR_BATCH}", args.author_batch),
+            ));
+        }
+        let ratio = args.max_missing_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(BadInput::new(
+                "--max-missing-ratio (BOOKPIPE_MAX_MISSING_RATIO)",
+                format!("{ratio} is not between 0 and 1"),
+            ));
+        }
         let user_agent = match &contact {
             Some(contact) => format!("bookpipe/{} ({contact})", crate::VERSION),
             None => format!("bookpipe/{}", crate::VERSION),
@@ -266,6 +285,8 @@ impl FetchSettings {
             limit: args.limit,
             max_works: args.max_works,
             author_max_age: chrono::Duration::days(i64::from(args.author_max_age)),
+            author_batch: args.author_batch as usize,
+            max_missing_ratio: ratio,
             force: args.force,
             allow_past_ds: args.allow_past_ds,
             concurrency: args.concurrency,

@@ -1,6 +1,10 @@
 //! Reading a raw partition for `transform`: what its manifest lists, each object checked against
 //! the manifest's checksum, read and parsed concurrently, handed over in the manifest's order.
 //!
+//! An author's record is an object of its own (`/authors/<KEY>.json` as received) or one entry of
+//! a stored `/api/get_many` answer (`result["/authors/<KEY>"]`); a batch object is read and checked
+//! once for all the authors it holds.
+//!
 //! Memory: at a million works the raw manifest lists 200,000 author records. Holding the whole
 //! [`crate::manifest::Manifest`] for the run costs ~70 MB, so only a compact listing is kept (paths,
 //! keys and binary digests, ~140 bytes an author). Pages and author records are read a few at a
@@ -49,6 +53,11 @@ struct ListedDetails {
 struct ListedAuthor {
     key: String,
     path: String,
+    /// Carried by manifests since batches: the digest of a record reused from an earlier fetch.
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    batch: bool,
 }
 
 /// An object to read, with the digest the raw manifest has for it (a cached author record reused
@@ -67,16 +76,33 @@ enum Expected {
     Unreadable(Box<str>),
 }
 
+/// An object holding author records: one author's record, or a batch holding several.
+#[derive(Clone)]
+struct AuthorObject {
+    planned: Planned,
+    keys: Vec<Box<str>>,
+    batch: bool,
+}
+
 /// A complete raw partition, as transform reads it.
 pub struct RawPartition {
     /// The raw manifest, as the silver manifests name their input.
     pub input: Input,
     pages: Vec<Planned>,
-    authors: Vec<(Box<str>, Planned)>,
+    authors: Vec<AuthorObject>,
 }
 
-/// An author record's asked key with what its record parsed to.
-pub type ParsedAuthor = (String, Result<Option<records::Author>, records::Reject>);
+/// What an author's record came to.
+#[derive(Debug)]
+pub enum AuthorRecord {
+    Author(records::Author),
+    /// A merged author: the key its record redirects to (`None`: not to an author key).
+    Redirect(Option<String>),
+    Rejected(records::Reject),
+}
+
+/// An author record's asked key with what its record came to.
+pub type ParsedAuthor = (String, AuthorRecord);
 
 impl RawPartition {
     /// The raw partition at `partition`, or `None` if it has no manifest (not fetched, or not yet
@@ -88,14 +114,28 @@ impl RawPartition {
         let digests: HashMap<&str, &str> =
             listing.objects.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
         let expected = |hex: &str| digest(hex).map_or_else(|| Expected::Unreadable(hex.into()), Expected::Digest);
-        let planned = |path: &str| Planned { path: path.into(), sha256: digests.get(path).map(|hex| expected(hex)) };
-        let pages = listing.objects.iter().filter(|o| is_page(&o.path)).map(|o| planned(&o.path)).collect();
-        let authors = listing
-            .details
-            .author_records
-            .iter()
-            .map(|record| (record.key.as_str().into(), planned(&record.path)))
-            .collect();
+        let planned = |path: &str, own: Option<&str>| Planned {
+            path: path.into(),
+            sha256: own.or_else(|| digests.get(path).copied()).map(expected),
+        };
+        let pages = listing.objects.iter().filter(|o| is_page(&o.path)).map(|o| planned(&o.path, None)).collect();
+        // One entry per object: the authors of a batch together, in the order first listed.
+        let mut authors: Vec<AuthorObject> = Vec::new();
+        let mut batches: HashMap<&str, usize> = HashMap::new();
+        for record in &listing.details.author_records {
+            let key: Box<str> = record.key.as_str().into();
+            if record.batch
+                && let Some(&at) = batches.get(record.path.as_str())
+            {
+                authors[at].keys.push(key);
+                continue;
+            }
+            if record.batch {
+                batches.insert(record.path.as_str(), authors.len());
+            }
+            let planned = planned(&record.path, record.sha256.as_deref());
+            authors.push(AuthorObject { planned, keys: vec![key], batch: record.batch });
+        }
         Ok(Some(Self { input: Input { manifest: path.to_string(), sha256 }, pages, authors }))
     }
 
@@ -114,38 +154,56 @@ impl RawPartition {
         futures::stream::iter(reads).buffered(PAGES_IN_FLIGHT).boxed()
     }
 
-    /// The author records parsed, in chunks of up to [`AUTHOR_CHUNK`] in the manifest's order, each
-    /// with the soft problems counted in it. Many small reads are in flight; the parsing runs on
-    /// the blocking pool (or, on a local lake, read and parsed together on threads of their own).
+    /// The author records parsed, in chunks of about [`AUTHOR_CHUNK`] records in the manifest's
+    /// order, each with the soft problems counted in it. Many small reads are in flight; the parsing
+    /// runs on the blocking pool (or, on a local lake, read and parsed together on threads of their
+    /// own).
     pub fn authors<'a>(&'a self, lake: &'a Lake) -> BoxStream<'a, anyhow::Result<(Vec<ParsedAuthor>, Issues)>> {
+        let chunks = chunks(&self.authors);
         if lake.can_read_blocking() {
             // A local lake: each chunk is read and parsed on a thread of its own, outside the
             // runtime, so object_store does the file I/O inline (see Lake::get_blocking).
-            let chunks = self.authors.chunks(AUTHOR_CHUNK).map(move |chunk| {
-                let (lake, chunk) = (lake.clone(), chunk.to_vec());
+            let chunks = chunks.into_iter().map(move |chunk| {
+                let lake = lake.clone();
                 on_own_thread(move || {
-                    let raw = chunk.into_iter().map(|(key, record)| {
-                        let body = lake.get_blocking(&Path::from(&*record.path))?;
-                        Ok(RawAuthor { key: key.into(), path: record.path, body, expected: record.sha256 })
+                    let raw = chunk.into_iter().map(|object| {
+                        let body = lake.get_blocking(&Path::from(&*object.planned.path))?;
+                        Ok(RawAuthors { object, body })
                     });
                     parse_authors(raw.collect::<anyhow::Result<Vec<_>>>()?)
                 })
             });
             return futures::stream::iter(chunks).buffered(2).boxed();
         }
-        let reads = self.authors.iter().map(move |(key, record)| async move {
-            let body = lake.get(&Path::from(&*record.path)).await?;
-            let expected = record.sha256.clone();
-            Ok::<_, anyhow::Error>(RawAuthor { key: key.to_string(), path: record.path.clone(), body, expected })
+        let chunks = chunks.into_iter().map(move |chunk| async move {
+            let reads = chunk.into_iter().map(|object| async move {
+                let body = lake.get(&Path::from(&*object.planned.path)).await?;
+                Ok::<_, anyhow::Error>(RawAuthors { object, body })
+            });
+            let raw: Vec<RawAuthors> = futures::stream::iter(reads).buffered(AUTHORS_IN_FLIGHT).try_collect().await?;
+            tokio::task::spawn_blocking(move || parse_authors(raw)).await?
         });
-        futures::stream::iter(reads)
-            .buffered(AUTHORS_IN_FLIGHT)
-            .try_chunks(AUTHOR_CHUNK)
-            .map_err(|err| err.1)
-            .map_ok(|chunk| async move { tokio::task::spawn_blocking(move || parse_authors(chunk)).await? })
-            .try_buffered(2)
-            .boxed()
+        futures::stream::iter(chunks).buffered(2).boxed()
     }
+}
+
+/// The author objects in runs of about [`AUTHOR_CHUNK`] records (a batch object is not split).
+fn chunks(objects: &[AuthorObject]) -> Vec<Vec<AuthorObject>> {
+    let mut chunks = vec![];
+    let mut current: Vec<AuthorObject> = vec![];
+    let mut records = 0;
+    for object in objects {
+        records += object.keys.len();
+        current.push(object.clone());
+        if records >= AUTHOR_CHUNK {
+            chunks.push(std::mem::take(&mut current));
+            records = 0;
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
 }
 
 /// Runs `work` on a new thread outside the tokio runtime and waits for it without blocking one.
@@ -157,22 +215,61 @@ async fn on_own_thread<T: Send + 'static>(
     result.await.map_err(|_| anyhow::anyhow!("a reader thread panicked"))?
 }
 
-/// An author record as read from the lake.
-struct RawAuthor {
-    key: String,
-    path: Box<str>,
+/// An author object as read from the lake.
+struct RawAuthors {
+    object: AuthorObject,
     body: Bytes,
-    expected: Option<Expected>,
 }
 
-fn parse_authors(chunk: Vec<RawAuthor>) -> anyhow::Result<(Vec<ParsedAuthor>, Issues)> {
+fn parse_authors(chunk: Vec<RawAuthors>) -> anyhow::Result<(Vec<ParsedAuthor>, Issues)> {
     let mut issues = Issues::new();
     let mut parsed = Vec::with_capacity(chunk.len());
-    for raw in chunk {
-        verify(&raw.path, &raw.body, raw.expected.as_ref())?;
-        parsed.push((raw.key, records::parse_author(&raw.body, &raw.path, &mut issues)));
+    for RawAuthors { object, body } in chunk {
+        let path = &object.planned.path;
+        verify(path, &body, object.planned.sha256.as_ref())?;
+        if !object.batch {
+            for key in object.keys {
+                parsed.push((key.into(), parse_author(&body, path, &mut issues)));
+            }
+            continue;
+        }
+        // A get_many answer: each author's record is its entry in `result`.
+        let mut result =
+            batch_result(&body).map_err(|reason| TransformError::BadBatch { path: path.to_string(), reason })?;
+        for key in object.keys {
+            let source = format!("{path}#/authors/{key}");
+            let record = match result.remove(&format!("/authors/{key}")) {
+                Some(record) => parse_author(record.to_string().as_bytes(), &source, &mut issues),
+                None => AuthorRecord::Rejected(records::Reject {
+                    source,
+                    position: None,
+                    key: Some(key.to_string()),
+                    reason: "the manifest says this batch holds the author's record, and it does not".into(),
+                    record: String::new(),
+                }),
+            };
+            parsed.push((key.into(), record));
+        }
     }
     Ok((parsed, issues))
+}
+
+/// One author record: a row, a redirect or a reject.
+fn parse_author(body: &[u8], source: &str, issues: &mut Issues) -> AuthorRecord {
+    match records::parse_author(body, source, issues) {
+        Ok(Some(author)) => AuthorRecord::Author(author),
+        Ok(None) => AuthorRecord::Redirect(records::redirect_target(body)),
+        Err(reject) => AuthorRecord::Rejected(reject),
+    }
+}
+
+/// The `result` of a stored get_many answer.
+fn batch_result(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut answer: serde_json::Value = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
+    match answer.get_mut("result").map(serde_json::Value::take) {
+        Some(serde_json::Value::Object(result)) => Ok(result),
+        _ => Err("no \"result\" object".into()),
+    }
 }
 
 fn is_page(path: &str) -> bool {

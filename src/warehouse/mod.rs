@@ -21,7 +21,10 @@ use crate::settings::{Ds, Subject, WarehouseUrl};
 use crate::tables::Table;
 
 /// The schema migrations, in order; each runs once, recorded in `bookpipe_migrations`.
-pub const MIGRATIONS: [(u32, &str, &str); 1] = [(1, "tables", include_str!("../../sql/migrations/0001_tables.sql"))];
+pub const MIGRATIONS: [(u32, &str, &str); 2] = [
+    (1, "tables", include_str!("../../sql/migrations/0001_tables.sql")),
+    (2, "listed_author_key", include_str!("../../sql/migrations/0002_listed_author_key.sql")),
+];
 
 /// The silver tables `load` puts into the warehouse, in the order it loads them.
 pub const LOADED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];

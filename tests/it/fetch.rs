@@ -28,7 +28,7 @@ async fn committed(lake: &Lake, subject: &str, ds: &str) -> Option<manifest::Man
 }
 
 fn page_target(subject: &str, limit: u64, offset: u64) -> String {
-    format!("/subjects/{subject}.json?limit={limit}&offset={offset}")
+    format!("/subjects/{subject}.json?limit={limit}&offset={offset}&sort=key")
 }
 
 #[tokio::test]
@@ -53,9 +53,10 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
         page_targets,
         [&page_target("love", 1000, 0), &page_target("love", 1000, 1000), &page_target("love", 1000, 2000)]
     );
-    // Every distinct author once, nothing else: 3 pages + 40 authors.
-    assert_eq!(targets.len(), 43);
-    assert_eq!(targets.iter().filter(|t| t.starts_with("/authors/")).count(), 40);
+    // Every distinct author once, nothing else: 3 pages + one batch of 40 authors.
+    assert_eq!(targets.len(), 4);
+    assert_eq!(targets.iter().filter(|t| t.starts_with("/api/get_many?keys=")).count(), 1);
+    assert_eq!(targets.iter().filter(|t| t.starts_with("/authors/")).count(), 0);
     let agent = server.requests()[0].user_agent.clone().unwrap();
     assert_eq!(agent, format!("bookpipe/{} (tests@example.com)", bookpipe::VERSION));
 
@@ -63,11 +64,13 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
     assert_eq!((m.task.as_str(), m.subject.as_str(), m.ds.as_str()), ("fetch", "love", ds.as_str()));
     let d = &m.details;
     assert_eq!((d.work_count, d.works, d.pages, d.pages_resumed), (2500, 2500, 3, 0));
+    assert_eq!((d.distinct_works, d.missing_works), (2500, 0));
     assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.reused, d.authors.missing), (40, 40, 0, 0));
-    assert_eq!(d.requests, 43);
+    assert_eq!((d.author_requests.batches, d.author_requests.single), (1, 0));
+    assert_eq!(d.requests, 4);
     assert_eq!(d.author_records.len(), 40);
-    // 3 pages + 40 author records, each with its real size and checksum.
-    assert_eq!(m.objects.len(), 43);
+    // 3 pages + 1 batch of author records, each with its real size and checksum.
+    assert_eq!(m.objects.len(), 4);
     let page0 = m.objects.iter().find(|o| o.path.ends_with("page-00000.json")).unwrap();
     assert_eq!(page0.bytes, expected_pages[0].len() as u64);
     assert_eq!(page0.sha256, manifest::sha256_hex(&expected_pages[0]));
@@ -75,7 +78,11 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
     for record in &d.author_records {
         let body = lake.get(&Path::from(record.path.as_str())).await.unwrap();
         assert_eq!(body.len() as u64, record.bytes);
-        assert_eq!(body.as_ref(), World::author(&record.key).as_slice());
+        assert_eq!(record.sha256.as_deref(), Some(manifest::sha256_hex(&body).as_str()));
+        assert!(record.batch && record.redirect.is_none());
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let expected: serde_json::Value = serde_json::from_slice(&World::author(&record.key)).unwrap();
+        assert_eq!(answer["result"][format!("/authors/{}", record.key)], expected);
     }
     // The resume marker is gone once committed.
     let names: Vec<String> = lake.list(&part).await.unwrap().iter().map(|o| o.location.to_string()).collect();
@@ -98,7 +105,7 @@ async fn max_works_caps_the_subject_and_the_last_page_asks_only_for_the_rest() {
 async fn a_429_with_retry_after_is_honoured_then_the_request_succeeds() {
     let server = World::generated("love", 30, 5).serve_with(|world, request| {
         if request.path.starts_with("/subjects/") && request.attempt == 1 {
-            Reply::status(429, r#"{"error": "too many requests"}"#).header("Retry-After", "1")
+            Reply::status(429, r#"{"error": "too many requests"}"#).header("Retry-After", "3")
         } else {
             world.answer(request)
         }
@@ -109,10 +116,10 @@ async fn a_429_with_retry_after_is_honoured_then_the_request_succeeds() {
     let requests = server.requests();
     assert_eq!(requests[0].target, requests[1].target);
     let waited = requests[1].at - requests[0].at;
-    assert!(waited >= Duration::from_millis(950), "waited only {waited:?}");
+    assert!(waited >= Duration::from_millis(2950), "waited only {waited:?}");
     let d = committed(&lake, "love", &today()).await.unwrap().details;
     assert_eq!(d.works, 30);
-    assert_eq!(d.requests, 2 + 5);
+    assert_eq!(d.requests, 2 + 1);
 }
 
 #[tokio::test]
@@ -193,33 +200,34 @@ async fn an_interrupted_partition_resumes_with_only_the_missing_page() {
 }
 
 #[tokio::test]
-async fn interrupted_author_fetches_resume_from_the_cache() {
-    // The first run dies on its 11th author request (a 403 is never retried); the rerun asks only
-    // for the authors it has not stored.
-    let server = World::generated("love", 100, 20).serve_with(|world, request| {
-        let authors_before = request.path.starts_with("/authors/") && request.attempt == 1;
-        if authors_before && request.path.ends_with("OL1A.json") {
+async fn interrupted_author_fetches_resume_from_what_was_stored() {
+    // Batches of 5, one at a time; the first run dies on its third batch (a 403 is never retried);
+    // the rerun asks only for the authors it has not stored.
+    let batches = std::sync::atomic::AtomicUsize::new(0);
+    let server = World::generated("love", 100, 20).serve_with(move |world, request| {
+        if request.path == "/api/get_many" && batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 2 {
             return Reply::status(403, "forbidden once");
         }
         world.answer(request)
     });
     let lake = memory_lake();
     let ds = today();
-    let settings = fetch_settings(&server.url(), &ds, "love", &["--concurrency", "1"], Utc::now());
-    assert!(fetch::run(&lake, &settings).await.is_err());
+    let flags = ["--concurrency", "1", "--author-batch", "5"];
+    let settings = fetch_settings(&server.url(), &ds, "love", &flags, Utc::now());
+    let err = format!("{:#}", fetch::run(&lake, &settings).await.unwrap_err());
+    assert!(err.contains("403"), "{err}");
     assert!(committed(&lake, "love", &ds).await.is_none());
-    let first_run_authors = server.targets().iter().filter(|t| t.starts_with("/authors/")).count();
     server.clear_log();
 
-    let settings = fetch_settings(&server.url(), &ds, "love", &[], Utc::now());
+    let settings = fetch_settings(&server.url(), &ds, "love", &flags, Utc::now());
     fetch::run(&lake, &settings).await.unwrap();
     let d = committed(&lake, "love", &ds).await.unwrap().details;
-    // Keys are taken in sorted order (OL10A..OL19A, then OL1A): ten were stored before the 403.
-    assert_eq!(first_run_authors, 11);
     assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.reused), (20, 10, 10));
-    // No page is asked again, and no author twice.
-    assert_eq!(server.targets().iter().filter(|t| t.starts_with("/subjects/")).count(), 0);
-    assert_eq!(server.targets().len(), 10);
+    // No page is asked again, and no author twice: two batches of the ten left.
+    let targets = server.targets();
+    assert_eq!(targets.iter().filter(|t| t.starts_with("/subjects/")).count(), 0);
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert_eq!(d.author_requests.batches, 2);
 }
 
 #[tokio::test]
@@ -230,7 +238,7 @@ async fn a_second_ds_fetches_only_authors_not_cached() {
     let server = first.serve();
     let settings = fetch_settings(&server.url(), &yesterday(), "love", &[], Utc::now());
     fetch::run(&lake, &settings).await.unwrap();
-    assert_eq!(server.targets().iter().filter(|t| t.starts_with("/authors/")).count(), 30);
+    assert_eq!(get_many_keys(&server.targets()).len(), 30);
 
     // A day later the subject has grown: 20 more works by 10 new authors.
     let mut second = World::generated("love", 300, 30);
@@ -249,9 +257,10 @@ async fn a_second_ds_fetches_only_authors_not_cached() {
     let settings = fetch_settings(&server.url(), &today(), "love", &[], Utc::now());
     fetch::run(&lake, &settings).await.unwrap();
 
-    let authors: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/authors/")).collect();
+    let authors = get_many_keys(&server.targets());
     assert_eq!(authors.len(), 10, "{authors:?}");
-    assert!(authors.iter().all(|t| t.starts_with("/authors/OL99")), "{authors:?}");
+    assert!(authors.iter().all(|k| k.starts_with("/authors/OL99")), "{authors:?}");
+    assert_eq!(server.targets().iter().filter(|t| t.starts_with("/api/get_many")).count(), 1);
     let d = committed(&lake, "love", &today()).await.unwrap().details;
     assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.reused), (40, 10, 30));
     assert!(d.author_records.iter().filter(|r| r.reused).all(|r| first_authors.contains(&r.key)));
@@ -260,7 +269,16 @@ async fn a_second_ds_fetches_only_authors_not_cached() {
     let settings = fetch_settings(&server.url(), &today(), "love", &["--force", "--author-max-age", "0"], Utc::now());
     server.clear_log();
     fetch::run(&lake, &settings).await.unwrap();
-    assert_eq!(server.targets().iter().filter(|t| t.starts_with("/authors/")).count(), 40);
+    assert_eq!(get_many_keys(&server.targets()).len(), 40);
+}
+
+/// Every key asked for through /api/get_many in `targets`.
+fn get_many_keys(targets: &[String]) -> Vec<String> {
+    targets
+        .iter()
+        .filter_map(|t| crate::support::openlibrary::decoded_query(t, "keys"))
+        .flat_map(|keys| serde_json::from_str::<Vec<String>>(&keys).unwrap())
+        .collect()
 }
 
 #[tokio::test]

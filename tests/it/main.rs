@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod faults;
 mod fetch;
+mod fetch_rules;
 mod storage;
 mod support;
 mod transform;

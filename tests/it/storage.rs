@@ -61,6 +61,7 @@ async fn suite(lake: Lake) {
             work_key: format!("OL{i}W"),
             author_key: format!("OL{}A", i % 997),
             position: i % 3,
+            listed_author_key: None,
             listed_name: None,
         })
         .collect();
@@ -82,7 +83,7 @@ async fn suite(lake: Lake) {
     let server = world.serve();
     bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
-    assert_eq!(pages, ["/subjects/love.json?limit=1000&offset=2000"]);
+    assert_eq!(pages, ["/subjects/love.json?limit=1000&offset=2000&sort=key"]);
     let settings = TransformSettings {
         ds: Ds::parse("d", &ds).unwrap(),
         subject: Subject::parse("s", "love").unwrap(),

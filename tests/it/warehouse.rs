@@ -99,6 +99,7 @@ async fn load_semantics(url: WarehouseUrl) {
         work_key: "OL1W".into(),
         author_key: "OL1A".into(),
         position: -1,
+        listed_author_key: None,
         listed_name: None,
     }];
     replace_silver(&lake, Table::BookAuthors, "science_fiction", &b, &tables::book_authors(&bad)).await;

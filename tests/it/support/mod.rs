@@ -45,11 +45,24 @@ pub fn yesterday() -> String {
     (Utc::now().date_naive() - chrono::Days::new(1)).to_string()
 }
 
-/// Serves `page` for every subject page request, and author records as `authors` says (absent: 404).
+/// Serves `page` for every subject page request, and author records as `authors` says (absent: 404),
+/// one by one and through `/api/get_many` as Open Library does.
 pub fn serve_page(page: Vec<u8>, authors: HashMap<String, String>) -> TestServer {
     let handler = move |request: &Request| {
         if request.path.starts_with("/subjects/") {
             return Reply::json(page.clone());
+        }
+        if request.path == "/api/get_many" {
+            let keys = openlibrary::decoded_query(&request.target, "keys").unwrap_or_default();
+            let keys: Vec<String> = serde_json::from_str(&keys).unwrap_or_default();
+            let result: serde_json::Map<String, Value> = keys
+                .into_iter()
+                .filter_map(|key| {
+                    let record = authors.get(key.trim_start_matches("/authors/"))?;
+                    Some((key, serde_json::from_str(record).unwrap()))
+                })
+                .collect();
+            return Reply::json(serde_json::json!({"status": "ok", "result": result}).to_string());
         }
         let key = request.path.trim_start_matches("/authors/").trim_end_matches(".json");
         match authors.get(key) {
