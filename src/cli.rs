@@ -5,6 +5,9 @@
 //! a container can be configured entirely from its environment.
 
 use anyhow::Context;
+// Boolean flags read their env var with BoolishValueParser: `1/0`, `true/false`, `yes/no`, `on/off`
+// (any case), as operators and Kubernetes manifests write them.
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::Outcome;
@@ -139,11 +142,11 @@ pub struct FetchOptions {
     #[arg(long, env = "BOOKPIPE_MAX_MISSING_RATIO", default_value_t = 0.001)]
     pub max_missing_ratio: f64,
     /// Refetch a partition that is already complete.
-    #[arg(long, env = "BOOKPIPE_FORCE")]
+    #[arg(long, env = "BOOKPIPE_FORCE", value_parser = BoolishValueParser::new())]
     pub force: bool,
     /// Allow a ds older than yesterday (UTC): the API only answers "today", so the data will be
     /// today's, filed under that older date.
-    #[arg(long, env = "BOOKPIPE_ALLOW_PAST_DS")]
+    #[arg(long, env = "BOOKPIPE_ALLOW_PAST_DS", value_parser = BoolishValueParser::new())]
     pub allow_past_ds: bool,
     /// Seconds before one HTTP request is abandoned (and retried).
     #[arg(long, env = "BOOKPIPE_TIMEOUT", default_value_t = 30)]
@@ -167,7 +170,7 @@ pub struct TransformArgs {
     #[arg(long, env = "BOOKPIPE_MAX_REJECT_RATIO", default_value_t = 0.01)]
     pub max_reject_ratio: f64,
     /// Rebuild a silver partition that is already complete and current.
-    #[arg(long, env = "BOOKPIPE_FORCE")]
+    #[arg(long, env = "BOOKPIPE_FORCE", value_parser = BoolishValueParser::new())]
     pub force: bool,
 }
 

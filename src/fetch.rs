@@ -142,20 +142,24 @@ pub async fn run(lake: &Lake, settings: &FetchSettings) -> anyhow::Result<Outcom
 
 async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
     let partition = lake::raw_subject_partition(&s.subject, s.ds);
-    if manifest::read::<FetchDetails>(lake, &partition).await?.is_some() {
-        if !s.force {
-            tracing::info!(partition = %partition, "raw partition is complete; nothing to do (use --force to refetch)");
-            return Ok(Outcome::NothingToDo);
-        }
+    let committed = manifest::read::<FetchDetails>(lake, &partition).await?.is_some();
+    if committed && !s.force {
+        tracing::info!(partition = %partition, "raw partition is complete; nothing to do (use --force to refetch)");
+        return Ok(Outcome::NothingToDo);
+    }
+    // Everything that can refuse is checked before anything is removed: a refused call leaves the
+    // lake as it was (a past day's raw partition can never be fetched again).
+    let stored = pages::stored(lake, &partition).await?;
+    check_ds(s, !committed && !stored.pages.is_empty())?;
+    let client = OpenLibrary::new(&s.http)?;
+    if committed {
         // Un-commit first: from here a crash leaves no manifest, never old manifest + new pages.
         manifest::remove(lake, &partition).await?;
         tracing::info!(partition = %partition, "--force: refetching a complete partition");
     }
-    let stored = pages::stored(lake, &partition, s).await?;
-    check_ds(s, stored.is_empty())?;
+    let stored = pages::keep_resumable(lake, stored, s).await?;
     pages::save_state(lake, &partition, s).await?;
 
-    let client = OpenLibrary::new(&s.http)?;
     let pages = pages::fetch(lake, &client, s, &partition, &stored).await?;
     let authors = authors::fetch(lake, &client, s, &pages.author_keys).await?;
 
@@ -212,19 +216,21 @@ async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
 }
 
 /// The API answers only "today": landing it under an old date would pass today's data off as that
-/// day's, so a ds before yesterday (UTC) needs `--allow-past-ds` unless a partial partition is
-/// being resumed. A ds after tomorrow is a mistake.
-fn check_ds(s: &FetchSettings, nothing_stored: bool) -> Result<(), BadInput> {
+/// day's (and a forced refetch would replace that day's irreplaceable data), so a ds before
+/// yesterday (UTC) needs `--allow-past-ds` unless an interrupted partial partition is being resumed.
+/// A ds after tomorrow is a mistake.
+fn check_ds(s: &FetchSettings, resuming: bool) -> Result<(), BadInput> {
     let today = s.now.date_naive();
     let ds = s.ds.date();
     if ds > today + chrono::Days::new(1) {
         return Err(BadInput::new("--ds (BOOKPIPE_DS)", format!("{ds} is in the future (today is {today} UTC)")));
     }
-    if nothing_stored && ds < today - chrono::Days::new(1) && !s.allow_past_ds {
+    if !resuming && ds < today - chrono::Days::new(1) && !s.allow_past_ds {
+        let stored = if s.force { "--force would replace its raw partition" } else { "it has no raw partition" };
         return Err(BadInput::new(
             "--ds (BOOKPIPE_DS)",
             format!(
-                "{ds} is before yesterday and has no raw partition. Open Library only answers with today's \
+                "{ds} is before yesterday and {stored}. Open Library only answers with today's \
                  data, so fetching now would file today's answer under {ds}. To backfill, re-run transform, \
                  load and aggregate from the raw zone; to file today's answer under {ds} anyway, add --allow-past-ds"
             ),

@@ -51,9 +51,14 @@ pub(super) async fn clear_state(lake: &Lake, partition: &Path) -> Result<(), Fet
     Ok(lake.delete(&partition.clone().join(STATE)).await?)
 }
 
-/// Pages an interrupted run left that this run can keep, by index. Pages started with other
-/// settings (or `--force`) are not kept.
-pub(super) async fn stored(lake: &Lake, partition: &Path, s: &FetchSettings) -> Result<HashMap<u32, Path>, FetchError> {
+/// What a partition holds before a run: its pages by index, and the settings they were fetched with.
+pub(super) struct Stored {
+    pub pages: HashMap<u32, Path>,
+    state: Option<FetchState>,
+}
+
+/// Lists what the partition holds; reads only.
+pub(super) async fn stored(lake: &Lake, partition: &Path) -> Result<Stored, FetchError> {
     let mut pages = HashMap::new();
     let mut state = None;
     for object in lake.list(partition).await? {
@@ -64,7 +69,18 @@ pub(super) async fn stored(lake: &Lake, partition: &Path, s: &FetchSettings) -> 
             pages.insert(index, object.location);
         }
     }
-    let state: Option<FetchState> = state.and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let state = state.and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    Ok(Stored { pages, state })
+}
+
+/// The stored pages this run can keep, by index; pages fetched with other settings (or under
+/// `--force`) are deleted. Call only once the run is sure to go ahead.
+pub(super) async fn keep_resumable(
+    lake: &Lake,
+    stored: Stored,
+    s: &FetchSettings,
+) -> Result<HashMap<u32, Path>, FetchError> {
+    let Stored { mut pages, state } = stored;
     // Pages without a state are an interrupted run's of this version's settings (the state is put
     // first); a state of other settings, or of an older version, is not.
     let same_settings = state.is_none_or(|state| state == FetchState::of(s));

@@ -5,6 +5,7 @@ mod crash;
 mod faults;
 mod fetch;
 mod fetch_rules;
+mod refusals;
 mod storage;
 mod support;
 mod transform;
