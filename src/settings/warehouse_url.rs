@@ -1,5 +1,9 @@
 //! The warehouse's location: `duckdb:PATH` or a PostgreSQL URL, with the password kept out of
-//! every message (URLs are shown redacted) and taken from the URL, a file or `PGPASSWORD`.
+//! every message and taken from the URL, a file or `PGPASSWORD`.
+//!
+//! What messages and logs show is rebuilt from the parsed connection settings (user, hosts, ports,
+//! database, a few options), with `***` where a password is: never the raw URL cut by hand, which
+//! is how a password with a `/` or `?` in it used to leak. A URL that does not parse is not shown.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -57,12 +61,23 @@ impl WarehouseUrl {
             return Ok(WarehouseUrl::DuckDb(PathBuf::from(path)));
         }
         if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
-            let shown = redact_url(raw);
-            return Err(BadInput::new(WAREHOUSE_FLAG, format!("{shown:?} is neither duckdb:PATH nor postgres://…")));
+            let scheme = raw.split_once(':').map_or("", |(scheme, _)| scheme);
+            return Err(BadInput::new(
+                WAREHOUSE_FLAG,
+                format!(
+                    "a {scheme:?} URL is neither duckdb:PATH nor postgres://… (the URL is not shown: it may hold a password)"
+                ),
+            ));
         }
-        let mut config: tokio_postgres::Config = raw.parse().map_err(|err| {
-            BadInput::new(WAREHOUSE_FLAG, format!("{:?} is not a PostgreSQL URL: {err}", redact_url(raw)))
-        })?;
+        let mut config: tokio_postgres::Config =
+            encode_userinfo(raw).parse().map_err(|err: tokio_postgres::Error| {
+                // The parser's messages name the option, never its value.
+                let cause = std::error::Error::source(&err).map(|cause| format!(": {cause}")).unwrap_or_default();
+                BadInput::new(
+                    WAREHOUSE_FLAG,
+                    format!("not a PostgreSQL URL ({err}{cause}; the URL is not shown: it may hold a password)"),
+                )
+            })?;
         if config.get_password().is_none() {
             let from_file = match password_file {
                 Some(path) => Some(
@@ -82,34 +97,101 @@ impl WarehouseUrl {
                 config.password(password);
             }
         }
-        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, redacted: redact_url(raw) })))
+        let redacted = redacted(&config);
+        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, redacted })))
     }
 }
 
-/// A URL with any password replaced by `***`, for messages and logs.
-pub fn redact_url(raw: &str) -> String {
+/// The URL with its user information percent-encoded, so that the parser reads a password with
+/// `@`, `/`, `?`, `#` or `:` in it whole: the user information runs to the last `@` (as libpq
+/// reads it). `%XX` sequences already there are kept, so a percent-encoded password still decodes.
+fn encode_userinfo(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else { return raw.to_string() };
-    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let tail = redact_query_password(tail);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => format!("{scheme}://{userinfo}@{host}{tail}"),
-        },
-        None => format!("{scheme}://{authority}{tail}"),
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return raw.to_string() };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (userinfo, None),
+    };
+    let mut out = format!("{scheme}://{}", encode(user));
+    if let Some(password) = password {
+        out.push(':');
+        out.push_str(&encode(password));
     }
+    out.push('@');
+    out.push_str(host);
+    out
 }
 
-fn redact_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else { return tail.to_string() };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => pair.to_string(),
+/// Percent-encodes all but unreserved characters, keeping valid `%XX` sequences as they are.
+fn encode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = b == b'%' && bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || escape {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What messages show of a PostgreSQL target, from its parsed settings:
+/// `postgres://user:***@host:port/db?sslmode=…`.
+pub fn redacted(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::{Host, SslMode};
+    let mut out = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        out.push_str(&encode(user));
+    }
+    if config.get_password().is_some() {
+        out.push_str(":***");
+    }
+    if config.get_user().is_some() || config.get_password().is_some() {
+        out.push('@');
+    }
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                Host::Tcp(name) => encode_host(name),
+                Host::Unix(path) => encode(&path.display().to_string()),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
         })
         .collect();
-    format!("{path}?{}", query.join("&"))
+    out.push_str(&hosts.join(","));
+    if let Some(db) = config.get_dbname() {
+        out.push('/');
+        out.push_str(&encode(db));
+    }
+    let mut params = vec![];
+    match config.get_ssl_mode() {
+        SslMode::Disable => params.push("sslmode=disable".to_string()),
+        SslMode::Require => params.push("sslmode=require".to_string()),
+        _ => {}
+    }
+    if let Some(name) = config.get_application_name() {
+        params.push(format!("application_name={}", encode(name)));
+    }
+    if !params.is_empty() {
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// A host name as written, but for characters a host name never has.
+fn encode_host(name: &str) -> String {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)) { name.to_string() } else { encode(name) }
 }
 
 impl WarehouseUrl {
@@ -137,7 +219,24 @@ mod tests {
         let WarehouseUrl::Postgres(target) = &from_env else { panic!() };
         assert_eq!(target.config.get_password(), Some(&b"envpass"[..]));
         let err = WarehouseUrl::parse("mysql://root:hunter2@x/y", None, None).unwrap_err();
-        assert!(!err.message.contains("hunter2") && err.message.contains("***"), "{}", err.message);
-        assert_eq!(redact_url("postgres://h/db?user=a&password=p"), "postgres://h/db?user=a&password=***");
+        assert!(!err.message.contains("hunter2") && err.message.contains("\"mysql\""), "{}", err.message);
+        let query = WarehouseUrl::parse("postgres://h/db?user=a&password=p4ss", None, None).unwrap();
+        assert_eq!(query.to_string(), "postgres://a:***@h:5432/db");
+    }
+
+    #[test]
+    fn passwords_with_any_character_are_read_whole_and_never_shown() {
+        for password in ["ab/cdSECRET", "ab?cdSECRET", "a@b:c#d%zz/SECRET", "p%2Fq%40SECRET", "%%SECRET%4"] {
+            let raw = format!("postgres://etl:{password}@db.example:5433/books?sslmode=disable");
+            let pg = WarehouseUrl::parse(&raw, None, None).unwrap();
+            assert_eq!(pg.to_string(), "postgres://etl:***@db.example:5433/books?sslmode=disable", "{password}");
+            let WarehouseUrl::Postgres(target) = &pg else { panic!() };
+            // A %XX sequence decodes; anything else is the character itself.
+            let expected = if password == "p%2Fq%40SECRET" { "p/q@SECRET" } else { password };
+            assert_eq!(target.config.get_password(), Some(expected.as_bytes()), "{password}");
+            assert!(!format!("{pg:?}").contains("SECRET"));
+        }
+        let err = WarehouseUrl::parse("postgres://etl:SECRET@db:notaport/x", None, None).unwrap_err();
+        assert!(!err.message.contains("SECRET") && err.message.contains("port"), "{}", err.message);
     }
 }

@@ -11,6 +11,8 @@ pub struct PgServer {
     dir: tempfile::TempDir,
     bin: PathBuf,
     user: Option<String>,
+    /// The `bookpipe` role's password, when the server authenticates with scram-sha-256.
+    password: Option<String>,
     pub port: u16,
 }
 
@@ -33,18 +35,37 @@ fn is_root() -> bool {
 }
 
 impl PgServer {
+    /// A server that trusts every local connection.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A server that asks the `bookpipe` role for `password` (scram-sha-256), as a managed
+    /// PostgreSQL does.
+    pub fn with_password(password: &str) -> Self {
+        Self::start_with(Some(password.to_string()))
+    }
+
+    fn start_with(password: Option<String>) -> Self {
         let bin = pg_bin();
         let dir = tempfile::Builder::new().prefix("bookpipe-pg-").tempdir().unwrap();
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, password.as_deref().unwrap_or_default()).unwrap();
         let user = is_root().then(|| "postgres".to_string());
         if let Some(user) = &user {
             let status = Command::new("chown").arg("-R").arg(user).arg(dir.path()).status().unwrap();
             assert!(status.success(), "chown of the PostgreSQL temp dir to {user}");
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let server = Self { dir, bin, user, port };
+        let auth = if password.is_some() { "scram-sha-256" } else { "trust" };
+        let server = Self { dir, bin, user, password, port };
         let data = server.data();
-        server.run("initdb", &["-D", &data, "-A", "trust", "-U", "bookpipe", "--locale=C", "-E", "UTF8"]);
+        let pwfile = format!("--pwfile={}", pwfile.display());
+        let mut initdb = vec!["-D", &data, "-A", auth, "-U", "bookpipe", "--locale=C", "-E", "UTF8"];
+        if server.password.is_some() {
+            initdb.push(&pwfile);
+        }
+        server.run("initdb", &initdb);
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             server.dir.path().display()
@@ -61,14 +82,18 @@ impl PgServer {
     /// A server program, run as the server's user.
     fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        match &self.user {
+        let mut command = match &self.user {
             Some(user) => {
-                let mut command = Command::new("runuser");
-                command.arg("-u").arg(user).arg("--").arg(&path);
-                command
+                let mut runuser = Command::new("runuser");
+                runuser.arg("-u").arg(user).arg("--").arg(&path);
+                runuser
             }
             None => Command::new(&path),
+        };
+        if let Some(password) = &self.password {
+            command.env("PGPASSWORD", password);
         }
+        command
     }
 
     fn run(&self, program: &str, args: &[&str]) {
