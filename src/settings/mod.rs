@@ -17,7 +17,7 @@ use crate::cli::{
 use crate::exit::BadInput;
 
 mod warehouse_url;
-pub use warehouse_url::{PgTarget, WarehouseUrl, redacted};
+pub use warehouse_url::{PgEnv, PgTarget, PgTls, TlsMode, WarehouseUrl, redacted};
 
 /// A logical date: a real calendar day written `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

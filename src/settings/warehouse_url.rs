@@ -25,7 +25,56 @@ pub enum WarehouseUrl {
 #[derive(Clone)]
 pub struct PgTarget {
     pub config: tokio_postgres::Config,
+    pub tls: PgTls,
     pub redacted: String,
+}
+
+/// libpq's `sslmode`s (what each checks: `crate::warehouse::tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl TlsMode {
+    pub const ALL: [TlsMode; 5] =
+        [TlsMode::Disable, TlsMode::Prefer, TlsMode::Require, TlsMode::VerifyCa, TlsMode::VerifyFull];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// How to secure the connection: `sslmode` and `sslrootcert`, from the URL or `PGSSLMODE` and
+/// `PGSSLROOTCERT`; `prefer` by default, as libpq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgTls {
+    pub mode: TlsMode,
+    pub root_cert: Option<PathBuf>,
+}
+
+/// The libpq environment variables bookpipe reads (passed in, so parsing stays testable).
+#[derive(Debug, Clone, Default)]
+pub struct PgEnv {
+    pub password: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<String>,
+}
+
+impl PgEnv {
+    pub fn from_process() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        Self { password: var("PGPASSWORD"), sslmode: var("PGSSLMODE"), sslrootcert: var("PGSSLROOTCERT") }
+    }
 }
 
 impl fmt::Debug for PgTarget {
@@ -47,12 +96,8 @@ const WAREHOUSE_FLAG: &str = "--warehouse (BOOKPIPE_WAREHOUSE)";
 
 impl WarehouseUrl {
     /// Parses `duckdb:PATH` or a PostgreSQL URL. The password comes from the URL, else
-    /// `password_file`, else `PGPASSWORD` (`pgpassword`, passed in so this stays testable).
-    pub fn parse(
-        raw: &str,
-        password_file: Option<&std::path::Path>,
-        pgpassword: Option<String>,
-    ) -> Result<Self, BadInput> {
+    /// `password_file`, else `PGPASSWORD`; `sslmode`/`sslrootcert` from the URL, else the env.
+    pub fn parse(raw: &str, password_file: Option<&std::path::Path>, env: &PgEnv) -> Result<Self, BadInput> {
         if let Some(path) = raw.strip_prefix("duckdb:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
@@ -69,15 +114,17 @@ impl WarehouseUrl {
                 ),
             ));
         }
-        let mut config: tokio_postgres::Config =
-            encode_userinfo(raw).parse().map_err(|err: tokio_postgres::Error| {
-                // The parser's messages name the option, never its value.
-                let cause = std::error::Error::source(&err).map(|cause| format!(": {cause}")).unwrap_or_default();
-                BadInput::new(
-                    WAREHOUSE_FLAG,
-                    format!("not a PostgreSQL URL ({err}{cause}; the URL is not shown: it may hold a password)"),
-                )
-            })?;
+        // tokio-postgres knows only disable/prefer/require: bookpipe reads the TLS options itself.
+        let (url, sslmode, sslrootcert) = take_tls_options(&encode_userinfo(raw));
+        let tls = tls_options(sslmode.or(env.sslmode.clone()), sslrootcert.or(env.sslrootcert.clone()))?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|err: tokio_postgres::Error| {
+            // The parser's messages name the option, never its value.
+            let cause = std::error::Error::source(&err).map(|cause| format!(": {cause}")).unwrap_or_default();
+            BadInput::new(
+                WAREHOUSE_FLAG,
+                format!("not a PostgreSQL URL ({err}{cause}; the URL is not shown: it may hold a password)"),
+            )
+        })?;
         if config.get_password().is_none() {
             let from_file = match password_file {
                 Some(path) => Some(
@@ -93,13 +140,80 @@ impl WarehouseUrl {
                 ),
                 None => None,
             };
-            if let Some(password) = from_file.or(pgpassword) {
+            if let Some(password) = from_file.or(env.password.clone()) {
                 config.password(password);
             }
         }
-        let redacted = redacted(&config);
-        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, redacted })))
+        config.ssl_mode(match tls.mode {
+            TlsMode::Disable => tokio_postgres::config::SslMode::Disable,
+            TlsMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        // A server that does not answer fails the task rather than hanging it; the server's views
+        // (pg_stat_activity) name the client.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("bookpipe");
+        }
+        let redacted = redacted(&config, &tls);
+        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, tls, redacted })))
     }
+}
+
+/// The URL without its `sslmode` and `sslrootcert` options, and their values (percent-decoded).
+fn take_tls_options(url: &str) -> (String, Option<String>, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else { return (url.to_string(), None, None) };
+    let (mut sslmode, mut sslrootcert, mut kept) = (None, None, vec![]);
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("sslmode", value)) => sslmode = Some(decode(value)),
+            Some(("sslrootcert", value)) => sslrootcert = Some(decode(value)),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    (url, sslmode, sslrootcert)
+}
+
+fn tls_options(sslmode: Option<String>, sslrootcert: Option<String>) -> Result<PgTls, BadInput> {
+    let mode = match sslmode.as_deref() {
+        None => TlsMode::Prefer,
+        Some(text) => TlsMode::ALL.into_iter().find(|mode| mode.as_str() == text).ok_or_else(|| {
+            let known: Vec<&str> = TlsMode::ALL.iter().map(|m| m.as_str()).collect();
+            BadInput::new(WAREHOUSE_FLAG, format!("sslmode {text:?} (or PGSSLMODE) is not one of {}", known.join(", ")))
+        })?,
+    };
+    let root_cert = sslrootcert.map(PathBuf::from);
+    if let Some(path) = &root_cert
+        && !path.is_file()
+    {
+        let shown = path.display();
+        return Err(BadInput::new(WAREHOUSE_FLAG, format!("sslrootcert (or PGSSLROOTCERT) {shown} is not a file")));
+    }
+    Ok(PgTls { mode, root_cert })
+}
+
+/// `%XX` sequences decoded; anything else as it is.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The URL with its user information percent-encoded, so that the parser reads a password with
@@ -139,8 +253,8 @@ fn encode(text: &str) -> String {
 
 /// What messages show of a PostgreSQL target, from its parsed settings:
 /// `postgres://user:***@host:port/db?sslmode=…`.
-pub fn redacted(config: &tokio_postgres::Config) -> String {
-    use tokio_postgres::config::{Host, SslMode};
+pub fn redacted(config: &tokio_postgres::Config, tls: &PgTls) -> String {
+    use tokio_postgres::config::Host;
     let mut out = String::from("postgres://");
     if let Some(user) = config.get_user() {
         out.push_str(&encode(user));
@@ -174,13 +288,11 @@ pub fn redacted(config: &tokio_postgres::Config) -> String {
         out.push_str(&encode(db));
     }
     let mut params = vec![];
-    match config.get_ssl_mode() {
-        SslMode::Disable => params.push("sslmode=disable".to_string()),
-        SslMode::Require => params.push("sslmode=require".to_string()),
-        _ => {}
+    if tls.mode != TlsMode::Prefer {
+        params.push(format!("sslmode={}", tls.mode.as_str()));
     }
-    if let Some(name) = config.get_application_name() {
-        params.push(format!("application_name={}", encode(name)));
+    if let Some(path) = &tls.root_cert {
+        params.push(format!("sslrootcert={}", path.display()));
     }
     if !params.is_empty() {
         out.push('?');
@@ -196,7 +308,7 @@ fn encode_host(name: &str) -> String {
 
 impl WarehouseUrl {
     pub fn resolve(args: &WarehouseArgs) -> Result<Self, BadInput> {
-        Self::parse(&args.warehouse, args.warehouse_password_file.as_deref(), std::env::var("PGPASSWORD").ok())
+        Self::parse(&args.warehouse, args.warehouse_password_file.as_deref(), &PgEnv::from_process())
     }
 }
 
@@ -206,29 +318,63 @@ mod tests {
 
     #[test]
     fn warehouse_urls_and_their_secrets() {
+        let none = PgEnv::default();
         assert!(
-            matches!(WarehouseUrl::parse("duckdb:./w.duckdb", None, None).unwrap(), WarehouseUrl::DuckDb(p) if p == std::path::Path::new("./w.duckdb"))
+            matches!(WarehouseUrl::parse("duckdb:./w.duckdb", None, &PgEnv::default()).unwrap(), WarehouseUrl::DuckDb(p) if p == std::path::Path::new("./w.duckdb"))
         );
         let pg =
-            WarehouseUrl::parse("postgres://bob:s3cret@db.example:5433/books?sslmode=disable", None, None).unwrap();
+            WarehouseUrl::parse("postgres://bob:s3cret@db.example:5433/books?sslmode=disable", None, &none).unwrap();
         assert_eq!(pg.to_string(), "postgres://bob:***@db.example:5433/books?sslmode=disable");
         assert!(!format!("{pg:?}").contains("s3cret"));
         let WarehouseUrl::Postgres(target) = &pg else { panic!() };
         assert_eq!(target.config.get_password(), Some(&b"s3cret"[..]));
-        let from_env = WarehouseUrl::parse("postgres://bob@db/books", None, Some("envpass".into())).unwrap();
+        let env = PgEnv { password: Some("envpass".into()), ..PgEnv::default() };
+        let from_env = WarehouseUrl::parse("postgres://bob@db/books", None, &env).unwrap();
         let WarehouseUrl::Postgres(target) = &from_env else { panic!() };
         assert_eq!(target.config.get_password(), Some(&b"envpass"[..]));
-        let err = WarehouseUrl::parse("mysql://root:hunter2@x/y", None, None).unwrap_err();
+        let err = WarehouseUrl::parse("mysql://root:hunter2@x/y", None, &none).unwrap_err();
         assert!(!err.message.contains("hunter2") && err.message.contains("\"mysql\""), "{}", err.message);
-        let query = WarehouseUrl::parse("postgres://h/db?user=a&password=p4ss", None, None).unwrap();
+        let query = WarehouseUrl::parse("postgres://h/db?user=a&password=p4ss", None, &none).unwrap();
         assert_eq!(query.to_string(), "postgres://a:***@h:5432/db");
+    }
+
+    #[test]
+    fn tls_options_come_from_the_url_else_the_env_and_default_to_prefer() {
+        let tls = |url: &str, env: &PgEnv| match WarehouseUrl::parse(url, None, env).unwrap() {
+            WarehouseUrl::Postgres(target) => (target.tls.mode, target.tls.root_cert.clone(), target.redacted.clone()),
+            WarehouseUrl::DuckDb(_) => unreachable!(),
+        };
+        let none = PgEnv::default();
+        assert_eq!(tls("postgres://u@h/db", &none), (TlsMode::Prefer, None, "postgres://u@h:5432/db".into()));
+        let (mode, _, shown) = tls("postgres://u@h/db?sslmode=verify-full&connect_timeout=3", &none);
+        assert_eq!((mode, shown.as_str()), (TlsMode::VerifyFull, "postgres://u@h:5432/db?sslmode=verify-full"));
+        let root = std::env::temp_dir().join("bookpipe-test-root.pem");
+        std::fs::write(&root, "").unwrap();
+        let env = PgEnv {
+            sslmode: Some("verify-ca".into()),
+            sslrootcert: Some(root.display().to_string()),
+            ..PgEnv::default()
+        };
+        assert_eq!(tls("postgres://u@h/db", &env).0, TlsMode::VerifyCa);
+        assert_eq!(tls("postgres://u@h/db", &env).1.as_deref(), Some(root.as_path()));
+        // The URL wins over the environment.
+        assert_eq!(tls("postgres://u@h/db?sslmode=disable", &env).0, TlsMode::Disable);
+        let err = WarehouseUrl::parse("postgres://u@h/db?sslmode=verify_full", None, &none).unwrap_err();
+        assert!(err.message.contains("verify-full") && err.message.contains("\"verify_full\""), "{}", err.message);
+        let err = WarehouseUrl::parse("postgres://u@h/db?sslrootcert=/no/such.pem", None, &none).unwrap_err();
+        assert!(err.message.contains("/no/such.pem"), "{}", err.message);
+        let WarehouseUrl::Postgres(target) = WarehouseUrl::parse("postgres://u@h/db", None, &none).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(target.config.get_application_name(), Some("bookpipe"));
+        assert_eq!(target.config.get_connect_timeout(), Some(&std::time::Duration::from_secs(10)));
     }
 
     #[test]
     fn passwords_with_any_character_are_read_whole_and_never_shown() {
         for password in ["ab/cdSECRET", "ab?cdSECRET", "a@b:c#d%zz/SECRET", "p%2Fq%40SECRET", "%%SECRET%4"] {
             let raw = format!("postgres://etl:{password}@db.example:5433/books?sslmode=disable");
-            let pg = WarehouseUrl::parse(&raw, None, None).unwrap();
+            let pg = WarehouseUrl::parse(&raw, None, &PgEnv::default()).unwrap();
             assert_eq!(pg.to_string(), "postgres://etl:***@db.example:5433/books?sslmode=disable", "{password}");
             let WarehouseUrl::Postgres(target) = &pg else { panic!() };
             // A %XX sequence decodes; anything else is the character itself.
@@ -236,7 +382,7 @@ mod tests {
             assert_eq!(target.config.get_password(), Some(expected.as_bytes()), "{password}");
             assert!(!format!("{pg:?}").contains("SECRET"));
         }
-        let err = WarehouseUrl::parse("postgres://etl:SECRET@db:notaport/x", None, None).unwrap_err();
+        let err = WarehouseUrl::parse("postgres://etl:SECRET@db:notaport/x", None, &PgEnv::default()).unwrap_err();
         assert!(!err.message.contains("SECRET") && err.message.contains("port"), "{}", err.message);
     }
 }

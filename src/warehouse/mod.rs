@@ -8,6 +8,7 @@
 
 pub mod duckdb;
 pub mod postgres;
+pub mod tls;
 
 use std::sync::{Arc, LazyLock};
 
@@ -31,6 +32,8 @@ pub const LOADED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
+    #[error("PostgreSQL {url}: {source}")]
+    Tls { url: String, source: tls::TlsError },
     #[error("DuckDB {path}: {context}: {source}")]
     DuckDb { path: String, context: String, source: ::duckdb::Error },
     #[error("PostgreSQL {url}: {context}: {source}")]

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use futures::TryStreamExt;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 use super::{Batches, GOLD, LOADED, LoadCounts, MIGRATIONS, UNDATED_SQL, WarehouseError, count_sql};
 use crate::settings::{Ds, PgTarget, Subject};
@@ -28,15 +28,22 @@ pub struct Postgres {
 /// Serialises writers of one slice (the key is hashed into PostgreSQL's advisory lock space).
 const SLICE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
 
+/// How long a statement waits for a lock (an advisory lock of a concurrent load included).
+const LOCK_TIMEOUT: &str = "SET lock_timeout = '10min'";
+/// How long one statement may run.
+const STATEMENT_TIMEOUT: &str = "SET statement_timeout = '1h'";
+
 /// Serialises migrations of concurrent `load`s (an arbitrary, fixed advisory lock key).
 const MIGRATION_LOCK: i64 = 0x626f_6f6b_7069_7065;
 
 impl Postgres {
     pub async fn connect(target: &PgTarget) -> Result<Self, WarehouseError> {
         let url = target.redacted.clone();
-        let (client, connection) = target.config.connect(NoTls).await.map_err(|source| WarehouseError::Postgres {
+        let tls =
+            super::tls::connector(&target.tls).map_err(|source| WarehouseError::Tls { url: url.clone(), source })?;
+        let (client, connection) = target.config.connect(tls).await.map_err(|source| WarehouseError::Postgres {
             url: url.clone(),
-            context: "connecting".into(),
+            context: format!("connecting (sslmode={})", target.tls.mode.as_str()),
             source,
         })?;
         tokio::spawn(async move {
@@ -44,6 +51,14 @@ impl Postgres {
                 tracing::warn!(error = %err, "PostgreSQL connection closed with an error");
             }
         });
+        // A lock held by a stuck session (another load's advisory lock, a migration) fails the
+        // task after this long instead of hanging it; so does a statement that never ends.
+        // Servers without these settings (Redshift) refuse them: they are then left as they are.
+        for setting in [LOCK_TIMEOUT, STATEMENT_TIMEOUT] {
+            if let Err(err) = client.batch_execute(setting).await {
+                tracing::debug!(setting, error = %err, "the server refused a session setting");
+            }
+        }
         Ok(Self { client, url })
     }
 

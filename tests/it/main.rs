@@ -9,5 +9,6 @@ mod refusals;
 mod secrets;
 mod storage;
 mod support;
+mod tls;
 mod transform;
 mod warehouse;

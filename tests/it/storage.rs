@@ -126,7 +126,7 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
         let url = bookpipe::settings::WarehouseUrl::parse(
             &format!("duckdb:{}/{name}.duckdb", dir.path().display()),
             None,
-            None,
+            &bookpipe::settings::PgEnv::default(),
         )
         .unwrap();
         let settings = bookpipe::settings::RunSettings {

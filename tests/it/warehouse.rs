@@ -63,11 +63,16 @@ async fn total(url: &WarehouseUrl, table: &str) -> i64 {
 }
 
 fn duckdb_url(dir: &tempfile::TempDir) -> WarehouseUrl {
-    WarehouseUrl::parse(&format!("duckdb:{}/warehouse.duckdb", dir.path().display()), None, None).unwrap()
+    WarehouseUrl::parse(
+        &format!("duckdb:{}/warehouse.duckdb", dir.path().display()),
+        None,
+        &bookpipe::settings::PgEnv::default(),
+    )
+    .unwrap()
 }
 
 fn postgres_url(pg: &PgServer, db: &str) -> WarehouseUrl {
-    WarehouseUrl::parse(&pg.database(db), None, None).unwrap()
+    WarehouseUrl::parse(&pg.database(db), None, &bookpipe::settings::PgEnv::default()).unwrap()
 }
 
 /// Load twice, a second ds, `latest_*`, and a load that fails half-way.

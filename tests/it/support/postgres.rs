@@ -37,20 +37,39 @@ fn is_root() -> bool {
 impl PgServer {
     /// A server that trusts every local connection.
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// A server that asks the `bookpipe` role for `password` (scram-sha-256), as a managed
     /// PostgreSQL does.
     pub fn with_password(password: &str) -> Self {
-        Self::start_with(Some(password.to_string()))
+        Self::start_with(Some(password.to_string()), None)
     }
 
-    fn start_with(password: Option<String>) -> Self {
+    /// A server with `ssl=on` presenting `cert` (PEM, with `key`), asking for `password`: what
+    /// Amazon RDS for PostgreSQL is.
+    pub fn with_tls(password: &str, cert: &std::path::Path, key: &std::path::Path) -> Self {
+        Self::start_with(Some(password.to_string()), Some((cert, key)))
+    }
+
+    fn start_with(password: Option<String>, tls: Option<(&std::path::Path, &std::path::Path)>) -> Self {
         let bin = pg_bin();
         let dir = tempfile::Builder::new().prefix("bookpipe-pg-").tempdir().unwrap();
         let pwfile = dir.path().join("pwfile");
         std::fs::write(&pwfile, password.as_deref().unwrap_or_default()).unwrap();
+        let mut ssl = String::new();
+        if let Some((cert, key)) = tls {
+            // The server refuses a key others can read.
+            let (server_cert, server_key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::copy(cert, &server_cert).unwrap();
+            std::fs::copy(key, &server_key).unwrap();
+            std::fs::set_permissions(&server_key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            ssl = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                server_cert.display(),
+                server_key.display()
+            );
+        }
         let user = is_root().then(|| "postgres".to_string());
         if let Some(user) = &user {
             let status = Command::new("chown").arg("-R").arg(user).arg(dir.path()).status().unwrap();
@@ -66,8 +85,19 @@ impl PgServer {
             initdb.push(&pwfile);
         }
         server.run("initdb", &initdb);
+        if tls.is_some() {
+            // TLS or nothing: every TCP rule of initdb's pg_hba.conf becomes a `hostssl` rule, so a
+            // connection that succeeds is encrypted.
+            let hba = server.dir.path().join("data/pg_hba.conf");
+            let rules = std::fs::read_to_string(&hba).unwrap();
+            let rules: Vec<String> = rules
+                .lines()
+                .map(|l| if l.starts_with("host ") { l.replacen("host ", "hostssl ", 1) } else { l.to_string() })
+                .collect();
+            std::fs::write(&hba, rules.join("\n") + "\n").unwrap();
+        }
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off{ssl}",
             server.dir.path().display()
         );
         let log = server.dir.path().join("server.log").display().to_string();
