@@ -8,6 +8,8 @@ each `--runs` times, as separate processes (wall time, CPU time and peak RSS fro
   load, DuckDB   bookpipe load       |  DuckDB's own read_parquet into the same tables
   load, Postgres bookpipe load       |  psql \\copy of the same rows as CSV
   aggregate      bookpipe aggregate on DuckDB and on PostgreSQL
+  history        bookpipe load and aggregate of one subject's slice day after day, on both engines:
+                 day 1 against day N, as the tables' history grows
   fetch          bookpipe fetch from a fake Open Library on 127.0.0.1 that answers after a latency and
                  enforces Open Library's rate (3 requests/s, burst 25, 429 beyond): a cold cache,
                  then the next day
@@ -35,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from history import history, history_table  # noqa: E402
+
 from fake_api import FakeOpenLibrary  # noqa: E402
 from postgres import Postgres  # noqa: E402
 
@@ -43,7 +47,7 @@ TABLES = ["books", "authors", "book_authors"]
 WORKS_PER_AUTHOR = 5
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="the bookpipe binary")
     parser.add_argument("--generator", required=True, help="the generate_raw example binary")
@@ -54,13 +58,21 @@ def main() -> None:
     parser.add_argument("--fetch-authors", type=int, default=6_000, help="distinct authors of that subject")
     parser.add_argument("--fetch-rate", type=float, default=3.0, help="requests/s the fake allows (and --rate)")
     parser.add_argument("--fetch-latency", type=float, default=0.1, help="seconds the fake API waits per answer")
-    parser.add_argument("--skip", default="", help="sections to leave out: transform,duckdb,postgres,fetch")
+    parser.add_argument("--history-days", type=int, default=60, help="days of the history benchmark")
+    parser.add_argument("--history-works", type=int, default=20_000, help="works of its subject")
+    parser.add_argument("--skip", default="", help="sections to leave out: transform,duckdb,postgres,history,fetch")
     parser.add_argument("--smoke", action="store_true", help="CI-sized: 2,000 works, one run")
     parser.add_argument("--workdir", default=str(Path.home() / ".cache/bookpipe/bench"), help="data and outputs")
     parser.add_argument("--out", help="also write the tables to this Markdown file")
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.runs, args.fetch_works, args.fetch_authors = "2000", 1, 2000, 600
+        args.history_days, args.history_works = 4, 2000
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     skip = set(filter(None, args.skip.split(",")))
     work = Path(args.workdir)
@@ -91,6 +103,9 @@ def main() -> None:
             (aggregate_table, rows["aggregate"]),
         ]
         report += [table(found) for table, found in tables if found]
+        if "history" not in skip:
+            found = history(bench, postgres, args.history_days, args.history_works, sys.modules[__name__])
+            report.append(history_table(found, markdown))
         if "fetch" not in skip:
             report.append(
                 fetch_table(bench.fetch(args.fetch_works, args.fetch_authors, args.fetch_rate, args.fetch_latency))
@@ -282,7 +297,8 @@ class Bench:
         return rows
 
 
-MIGRATIONS = sorted((ROOT / "sql/migrations").glob("*.sql"))
+# DuckDB's migrations, in order: the shared ones and DuckDB's own (not PostgreSQL's).
+MIGRATIONS = sorted(p for p in (ROOT / "sql/migrations").glob("*.sql") if not p.name.endswith(".postgres.sql"))
 
 
 # -- processes --------------------------------------------------------------------------------------

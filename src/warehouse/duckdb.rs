@@ -82,16 +82,16 @@ impl DuckDb {
             let current: Option<i32> =
                 conn.query_row("SELECT max(version) FROM bookpipe_migrations", [], |row| row.get(0)).map_err(db)?;
             let mut applied = vec![];
-            for (version, name, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v as i32 > current.unwrap_or(0)) {
+            for migration in MIGRATIONS.iter().filter(|m| m.version as i32 > current.unwrap_or(0)) {
                 let tx = conn.transaction().map_err(db)?;
-                tx.execute_batch(sql).map_err(db)?;
+                tx.execute_batch(migration.duckdb).map_err(db)?;
                 tx.execute(
                     "INSERT INTO bookpipe_migrations VALUES ($1, $2, current_timestamp)",
-                    params![version, name],
+                    params![migration.version, migration.name],
                 )
                 .map_err(db)?;
                 tx.commit().map_err(db)?;
-                applied.push(*version);
+                applied.push(migration.version);
             }
             Ok(applied)
         })

@@ -22,10 +22,30 @@ use crate::settings::{Ds, Subject, WarehouseUrl};
 use crate::tables::Table;
 
 /// The schema migrations, in order; each runs once, recorded in `bookpipe_migrations`.
-pub const MIGRATIONS: [(u32, &str, &str); 2] = [
-    (1, "tables", include_str!("../../sql/migrations/0001_tables.sql")),
-    (2, "listed_author_key", include_str!("../../sql/migrations/0002_listed_author_key.sql")),
+pub const MIGRATIONS: [Migration; 3] = [
+    Migration::both(1, "tables", include_str!("../../sql/migrations/0001_tables.sql")),
+    Migration::both(2, "listed_author_key", include_str!("../../sql/migrations/0002_listed_author_key.sql")),
+    Migration {
+        version: 3,
+        name: "slice_layout",
+        duckdb: include_str!("../../sql/migrations/0003_slice_layout.duckdb.sql"),
+        postgres: include_str!("../../sql/migrations/0003_slice_layout.postgres.sql"),
+    },
 ];
+
+/// One schema version: its SQL for each engine (the same text where the dialects allow).
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub duckdb: &'static str,
+    pub postgres: &'static str,
+}
+
+impl Migration {
+    const fn both(version: u32, name: &'static str, sql: &'static str) -> Self {
+        Self { version, name, duckdb: sql, postgres: sql }
+    }
+}
 
 /// The silver tables `load` puts into the warehouse, in the order it loads them.
 pub const LOADED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];

@@ -12,3 +12,4 @@ mod support;
 mod tls;
 mod transform;
 mod warehouse;
+mod warehouse_history;

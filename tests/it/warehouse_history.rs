@@ -1,0 +1,126 @@
+//! Upgrading a warehouse keeps every row: a version 1 warehouse (the schema and data an older
+//! bookpipe wrote) is migrated to the current version on both engines, and every table compared.
+//! On PostgreSQL the slice tables end partitioned by ds, with a partition for every day they held.
+
+use bookpipe::settings::{PgEnv, WarehouseUrl};
+use bookpipe::warehouse::Warehouse;
+
+use crate::support::postgres::PgServer;
+
+const V1: &str = include_str!("../../sql/migrations/0001_tables.sql");
+
+/// Rows an older bookpipe left: two subjects, three days, every table.
+const ROWS: &str = "
+INSERT INTO books VALUES
+  ('love', DATE '2026-01-01', 'OL1W', 'One', 1999, 3, 10, true, false),
+  ('love', DATE '2026-01-02', 'OL1W', 'One', 1999, 3, 10, true, false),
+  ('love', DATE '2026-01-02', 'OL2W', 'Two, with a comma', NULL, NULL, NULL, NULL, NULL),
+  ('fantasy', DATE '2026-01-03', 'OL3W', 'Three', 2001, 1, NULL, false, true);
+INSERT INTO authors VALUES
+  ('love', DATE '2026-01-01', 'OL1A', 'Ann', '1 July 1950', NULL, 1950, NULL, 'bio', 'Q1', NULL, NULL, true),
+  ('love', DATE '2026-01-02', 'OL1A', 'Ann', '1 July 1950', NULL, 1950, NULL, 'bio', 'Q1', NULL, NULL, true),
+  ('fantasy', DATE '2026-01-03', 'OL2A', 'Bob', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false);
+INSERT INTO book_authors VALUES
+  ('love', DATE '2026-01-01', 'OL1W', 'OL1A', 0),
+  ('love', DATE '2026-01-02', 'OL1W', 'OL1A', 0),
+  ('love', DATE '2026-01-02', 'OL2W', 'OL1A', 0),
+  ('fantasy', DATE '2026-01-03', 'OL3W', 'OL2A', 0);
+INSERT INTO loads VALUES
+  ('love', DATE '2026-01-01', 1, 1, 1, TIMESTAMP '2026-01-01 06:00:00'),
+  ('love', DATE '2026-01-02', 2, 1, 2, TIMESTAMP '2026-01-02 06:00:00'),
+  ('fantasy', DATE '2026-01-03', 1, 1, 1, TIMESTAMP '2026-01-03 06:00:00');
+INSERT INTO author_books_per_year VALUES ('love', DATE '2026-01-02', 'OL1A', 'Ann', 1999, 1);
+INSERT INTO author_yearly_average VALUES
+  ('love', DATE '2026-01-02', 'OL1A', 'Ann', 2, 1, 1999, 1999, 1, 1.0, 1.0);
+INSERT INTO books_per_year VALUES ('love', DATE '2026-01-02', 1999, 1, 1);
+CREATE TABLE bookpipe_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL);
+INSERT INTO bookpipe_migrations VALUES (1, 'tables', TIMESTAMP '2026-01-01 06:00:00');
+";
+
+/// Every table's rows as text, in a fixed order, over the version 1 columns.
+const TABLES: [(&str, &str); 7] = [
+    ("books", "subject, ds, work_key, title, first_publish_year, edition_count, cover_id, has_fulltext, public_scan"),
+    (
+        "authors",
+        "subject, ds, author_key, name, birth_date, death_date, birth_year, death_year, bio, wikidata, viaf, isni, from_record",
+    ),
+    ("book_authors", "subject, ds, work_key, author_key, position"),
+    ("loads", "subject, ds, books, authors, book_authors, loaded_at"),
+    ("author_books_per_year", "subject, ds, author_key, author_name, year, books"),
+    ("author_yearly_average", "subject, ds, author_key, total_books, dated_books, avg_books_per_active_year"),
+    ("books_per_year", "subject, ds, year, books, authors"),
+];
+
+fn select(table: &str, columns: &str) -> String {
+    let text: Vec<String> = columns.split(", ").map(|c| format!("coalesce(CAST({c} AS VARCHAR), 'null')")).collect();
+    format!("SELECT {} FROM {table} ORDER BY {columns}", text.join(" || '|' || "))
+}
+
+fn duckdb_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let db = duckdb::Connection::open(path).unwrap();
+    TABLES
+        .iter()
+        .map(|(table, columns)| {
+            let mut statement = db.prepare(&select(table, columns)).unwrap();
+            statement.query_map([], |row| row.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+        })
+        .collect()
+}
+
+async fn postgres_rows(client: &tokio_postgres::Client) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    for (table, columns) in TABLES {
+        let rows = client.query(&select(table, columns), &[]).await.unwrap();
+        out.push(rows.iter().map(|row| row.get::<_, String>(0)).collect());
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_version_1_duckdb_warehouse_is_upgraded_without_losing_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.duckdb");
+    duckdb::Connection::open(&path).unwrap().execute_batch(&format!("{V1}{ROWS}")).unwrap();
+    let before = duckdb_rows(&path);
+    assert_eq!(before[0].len(), 4);
+    let url = WarehouseUrl::parse(&format!("duckdb:{}", path.display()), None, &PgEnv::default()).unwrap();
+    let applied = Warehouse::connect(&url).await.unwrap().migrate().await.unwrap();
+    assert_eq!(applied, [2, 3]);
+    assert_eq!(duckdb_rows(&path), before);
+}
+
+#[tokio::test]
+async fn a_version_1_postgres_warehouse_is_partitioned_without_losing_a_row() {
+    let pg = PgServer::start();
+    let url = pg.database("old");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(&format!("{V1}{ROWS}")).await.unwrap();
+    let before = postgres_rows(&client).await;
+    assert_eq!(before[0].len(), 4);
+
+    let warehouse = WarehouseUrl::parse(&url, None, &PgEnv::default()).unwrap();
+    let applied = Warehouse::connect(&warehouse).await.unwrap().migrate().await.unwrap();
+    assert_eq!(applied, [2, 3]);
+    assert_eq!(postgres_rows(&client).await, before);
+    // The slice tables are partitioned by ds, a partition for each day they held.
+    let partitions: Vec<String> = client
+        .query(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('books', 'authors', 'book_authors') \
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let days = ["20260101", "20260102", "20260103"];
+    let expected: Vec<String> =
+        ["authors", "book_authors", "books"].iter().flat_map(|t| days.map(|d| format!("{t}_d{d}"))).collect();
+    assert_eq!(partitions, expected);
+    // The views follow the new tables: each subject's newest day.
+    let latest: i64 = client.query_one("SELECT count(*) FROM latest_books", &[]).await.unwrap().get(0);
+    assert_eq!(latest, 3);
+}
