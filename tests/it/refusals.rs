@@ -12,14 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::support::openlibrary::World;
 use crate::support::today;
 
-fn bookpipe(lake: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bookpipe"));
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("BOOKPIPE_")) {
-        command.env_remove(name);
-    }
-    command.arg("--lake").arg(lake).args(args);
-    command
-}
+use crate::support::bookpipe_on as bookpipe;
 
 fn code(command: &mut Command) -> (i32, String) {
     let output = command.output().unwrap();

@@ -12,12 +12,10 @@ use crate::support::openlibrary::World;
 use crate::support::postgres::PgServer;
 use crate::support::today;
 
+/// The binary with debug logs: every line it could write is searched.
 fn bookpipe(lake: &std::path::Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bookpipe"));
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("BOOKPIPE_") || name.starts_with("PG")) {
-        command.env_remove(name);
-    }
-    command.env("BOOKPIPE_LOG", "debug").arg("--lake").arg(lake).args(args);
+    let mut command = crate::support::bookpipe_on(lake, args);
+    command.env("BOOKPIPE_LOG", "debug");
     command
 }
 

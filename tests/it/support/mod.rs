@@ -35,6 +35,17 @@ pub fn fetch_settings(api_url: &str, ds: &str, subject: &str, extra: &[&str], no
     FetchSettings::resolve(&args, now).unwrap()
 }
 
+/// The bookpipe binary on the lake folder `lake`, with `args`, in an environment without any
+/// `BOOKPIPE_*` or libpq `PG*` variable of the test process.
+pub fn bookpipe_on(lake: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bookpipe"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("BOOKPIPE_") || name.starts_with("PG")) {
+        command.env_remove(name);
+    }
+    command.arg("--lake").arg(lake).args(args);
+    command
+}
+
 /// Today's date (UTC) as a ds string.
 pub fn today() -> String {
     Utc::now().date_naive().to_string()
