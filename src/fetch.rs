@@ -150,7 +150,7 @@ async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
     // Everything that can refuse is checked before anything is removed: a refused call leaves the
     // lake as it was (a past day's raw partition can never be fetched again).
     let stored = pages::stored(lake, &partition).await?;
-    check_ds(s, !committed && !stored.pages.is_empty())?;
+    check_ds(s, !committed && stored.resumable(s))?;
     let client = OpenLibrary::new(&s.http)?;
     if committed {
         // Un-commit first: from here a crash leaves no manifest, never old manifest + new pages.

@@ -33,9 +33,16 @@ const SPILL_BYTES: usize = 32 * 1024 * 1024;
 /// Authors are parsed into batches of this many rows.
 const AUTHOR_BATCH: usize = raw::AUTHOR_CHUNK;
 
+/// The layout of the silver tables this version writes: 2 added `book_authors.listed_author_key`.
+/// A partition of an older layout is rebuilt by `transform` and refused by `load`.
+pub const SILVER_LAYOUT: u32 = 2;
+
 /// The task's record in each silver manifest (the same for the four tables of a partition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransformDetails {
+    /// [`SILVER_LAYOUT`] when written (absent, so 1, in manifests of the first layout).
+    #[serde(default = "first_layout")]
+    pub layout: u32,
     pub pages: u64,
     /// Work records on the pages, duplicates and rejects included.
     pub works_seen: u64,
@@ -75,7 +82,8 @@ pub fn silver_object(table: Table, subject: &Subject, ds: Ds) -> Path {
     silver_partition(table, subject, ds).join("part-00000.parquet")
 }
 
-/// The committed silver partition of `table`, or a [`MissingInput`] that says to run transform.
+/// The committed silver partition of `table` in this version's layout, or a [`MissingInput`] that
+/// says to run transform.
 pub async fn read_committed(
     lake: &Lake,
     table: Table,
@@ -84,7 +92,17 @@ pub async fn read_committed(
 ) -> anyhow::Result<manifest::Committed<TransformDetails>> {
     let partition = silver_partition(table, subject, ds);
     match manifest::read::<TransformDetails>(lake, &partition).await? {
-        Some(committed) => Ok(committed),
+        Some(committed) if committed.manifest.details.layout == SILVER_LAYOUT => Ok(committed),
+        Some(committed) => Err(MissingInput {
+            what: format!(
+                "the silver {} partition in layout {SILVER_LAYOUT} (it is in layout {}, written by an older bookpipe)",
+                table.name(),
+                committed.manifest.details.layout
+            ),
+            path: format!("{}/{partition}", lake.url()),
+            hint: format!("run `bookpipe transform --ds {ds} --subject {subject}` first: it rebuilds the partition"),
+        }
+        .into()),
         None => Err(MissingInput {
             what: format!("the silver {} partition", table.name()),
             path: format!("{}/{partition}", lake.url()),
@@ -178,6 +196,7 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
         return Err(TransformError::TooManyRejects { rejects, records, ratio, max: s.max_reject_ratio }.into());
     }
     let details = TransformDetails {
+        layout: SILVER_LAYOUT,
         pages: state.pages,
         works_seen: state.works_seen,
         duplicate_works: state.duplicate_works,
@@ -221,11 +240,17 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     Ok(Outcome::Done)
 }
 
-/// All four tables committed from exactly this raw manifest.
+fn first_layout() -> u32 {
+    1
+}
+
+/// All four tables committed from exactly this raw manifest, in this version's layout.
 async fn is_current(lake: &Lake, partitions: &[Path], input: &Input) -> anyhow::Result<bool> {
     for partition in partitions {
         match manifest::read::<TransformDetails>(lake, partition).await? {
-            Some(committed) if committed.manifest.inputs == [input.clone()] => {}
+            Some(committed)
+                if committed.manifest.inputs == [input.clone()]
+                    && committed.manifest.details.layout == SILVER_LAYOUT => {}
             _ => return Ok(false),
         }
     }
@@ -320,6 +345,7 @@ impl Tables {
                 state.duplicate_works += 1;
             }
         }
+        let mut remapped = false;
         for link in &mut links {
             // A merged author's link goes to the person it was merged into; the listed key stays.
             if state.redirects.contains_key(&link.author_key) {
@@ -327,7 +353,10 @@ impl Tables {
                     .map(str::to_string)
                     .map_err(|chain| chain.len());
                 match person {
-                    Ok(person) => link.listed_author_key = Some(std::mem::replace(&mut link.author_key, person)),
+                    Ok(person) => {
+                        link.listed_author_key = Some(std::mem::replace(&mut link.author_key, person));
+                        remapped = true;
+                    }
                     Err(_) => records::count(&mut state.issues, "author_redirect_loop"),
                 }
             }
@@ -340,6 +369,9 @@ impl Tables {
                     state.listed_names.insert(link.author_key.clone(), link.listed_name.take());
                 }
             }
+        }
+        if remapped {
+            links = one_link_per_person(links, &mut state.issues);
         }
         for reject in &rows.rejects {
             tracing::warn!(source = %reject.source, position = ?reject.position, reason = %reject.reason, "work rejected");
@@ -361,9 +393,52 @@ impl Tables {
     }
 }
 
+/// A work that lists a merged author under both keys links to the person once, at the first
+/// position, as a work listing an author twice does (records::link_author); positions close up.
+fn one_link_per_person(links: Vec<records::BookAuthor>, issues: &mut Issues) -> Vec<records::BookAuthor> {
+    let mut kept: Vec<records::BookAuthor> = Vec::with_capacity(links.len());
+    let mut work_start = 0;
+    for mut link in links {
+        if kept.last().is_none_or(|last| last.work_key != link.work_key) {
+            work_start = kept.len();
+        }
+        if kept[work_start..].iter().any(|k| k.author_key == link.author_key) {
+            records::count(issues, "repeated_author_reference");
+            continue;
+        }
+        link.position = (kept.len() - work_start) as i32;
+        kept.push(link);
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::WorkKeys;
+
+    #[test]
+    fn a_work_listing_a_merged_author_under_both_keys_links_the_person_once() {
+        let link = |work: &str, author: &str, listed: Option<&str>, position| crate::records::BookAuthor {
+            work_key: work.into(),
+            author_key: author.into(),
+            position,
+            listed_author_key: listed.map(str::to_string),
+            listed_name: None,
+        };
+        let links = vec![
+            link("OL1W", "OL2A", Some("OL1A"), 0),
+            link("OL1W", "OL2A", None, 1),
+            link("OL1W", "OL3A", None, 2),
+            link("OL2W", "OL2A", None, 0),
+        ];
+        let mut issues = crate::records::Issues::new();
+        let kept = super::one_link_per_person(links, &mut issues);
+        let rows: Vec<(&str, &str, i32)> =
+            kept.iter().map(|l| (l.work_key.as_str(), l.author_key.as_str(), l.position)).collect();
+        assert_eq!(rows, [("OL1W", "OL2A", 0), ("OL1W", "OL3A", 1), ("OL2W", "OL2A", 0)]);
+        assert_eq!(kept[0].listed_author_key.as_deref(), Some("OL1A"));
+        assert_eq!(issues.get("repeated_author_reference"), Some(&1));
+    }
 
     #[test]
     fn work_keys_are_told_apart() {

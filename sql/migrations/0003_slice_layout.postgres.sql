@@ -9,8 +9,15 @@
 -- An existing warehouse is moved over without losing a row (tests/it/warehouse_history.rs): each
 -- table is renamed, its partitioned successor created with the same columns and constraints, a
 -- partition made for every ds it holds, the rows copied, the old table dropped. The latest_* views
--- are recreated over the new tables. (On a large warehouse, this runs once, in the first load's
--- migration transaction.)
+-- are recreated over the new tables; the privileges granted on the tables and views are granted
+-- again on their successors. (On a large warehouse, this runs once, in the first load's migration
+-- transaction. A view of the user's own over these tables makes it stop with PostgreSQL's message.)
+CREATE TEMP TABLE bookpipe_grants ON COMMIT DROP AS
+    SELECT c.relname AS name, a.grantee, a.privilege_type, a.is_grantable
+    FROM pg_class c, aclexplode(c.relacl) a
+    WHERE c.relnamespace = current_schema()::regnamespace
+      AND c.relname IN ('books', 'authors', 'book_authors', 'latest_books', 'latest_authors', 'latest_book_authors');
+
 DROP VIEW IF EXISTS latest_books;
 DROP VIEW IF EXISTS latest_authors;
 DROP VIEW IF EXISTS latest_book_authors;
@@ -52,3 +59,15 @@ CREATE VIEW latest_authors AS
 CREATE VIEW latest_book_authors AS
     SELECT t.* FROM book_authors t
     JOIN (SELECT subject, max(ds) AS ds FROM loads GROUP BY subject) l ON t.subject = l.subject AND t.ds = l.ds;
+
+DO $$
+DECLARE
+    g RECORD;
+BEGIN
+    FOR g IN SELECT * FROM bookpipe_grants LOOP
+        EXECUTE format('GRANT %s ON %I TO %s%s', g.privilege_type, g.name,
+            CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+            CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;

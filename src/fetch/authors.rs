@@ -330,7 +330,6 @@ fn redirect_of(record: &Value) -> Option<String> {
 /// The part of an earlier fetch manifest that says where its author records are.
 #[derive(Deserialize)]
 struct Prior {
-    objects: Vec<Object>,
     details: PriorDetails,
 }
 
@@ -360,9 +359,9 @@ async fn reusable(lake: &Lake, s: &FetchSettings) -> Result<HashMap<String, Auth
     days.sort_by_key(|(ds, _)| std::cmp::Reverse(*ds));
     for (_, folder) in days.into_iter().take(PRIOR_PARTITIONS) {
         let Some((prior, _, _)) = manifest::read_as::<Prior>(lake, &folder).await? else { continue };
-        let digests: HashMap<&str, &str> = prior.objects.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
-        for mut record in prior.details.author_records {
-            record.sha256 = record.sha256.or_else(|| digests.get(record.path.as_str()).map(|d| d.to_string()));
+        // Records of manifests written before batches carry no digest of their own, and were never
+        // read for redirects: they are fetched again (a batch per 100), not reused.
+        for mut record in prior.details.author_records.into_iter().filter(|r| r.sha256.is_some()) {
             record.reused = true;
             keep(record);
         }

@@ -73,6 +73,15 @@ pub(super) async fn stored(lake: &Lake, partition: &Path) -> Result<Stored, Fetc
     Ok(Stored { pages, state })
 }
 
+impl Stored {
+    /// Whether this run resumes an interrupted one: pages stored with this run's settings (pages
+    /// without a state are an interrupted run's of this version's settings: the state is put
+    /// first), and no `--force`.
+    pub fn resumable(&self, s: &FetchSettings) -> bool {
+        !self.pages.is_empty() && !s.force && self.state.as_ref().is_none_or(|state| *state == FetchState::of(s))
+    }
+}
+
 /// The stored pages this run can keep, by index; pages fetched with other settings (or under
 /// `--force`) are deleted. Call only once the run is sure to go ahead.
 pub(super) async fn keep_resumable(
@@ -80,11 +89,9 @@ pub(super) async fn keep_resumable(
     stored: Stored,
     s: &FetchSettings,
 ) -> Result<HashMap<u32, Path>, FetchError> {
-    let Stored { mut pages, state } = stored;
-    // Pages without a state are an interrupted run's of this version's settings (the state is put
-    // first); a state of other settings, or of an older version, is not.
-    let same_settings = state.is_none_or(|state| state == FetchState::of(s));
-    if !pages.is_empty() && (s.force || !same_settings) {
+    let resumable = stored.resumable(s);
+    let Stored { mut pages, .. } = stored;
+    if !pages.is_empty() && !resumable {
         tracing::info!(pages = pages.len(), "not resuming: the stored pages were fetched with other settings");
         delete_all(lake, pages.values()).await?;
         pages.clear();

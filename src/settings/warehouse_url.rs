@@ -116,6 +116,13 @@ impl WarehouseUrl {
         }
         // tokio-postgres knows only disable/prefer/require: bookpipe reads the TLS options itself.
         let (url, sslmode, sslrootcert) = take_tls_options(&encode_userinfo(raw));
+        let unreadable = || {
+            BadInput::new(
+                WAREHOUSE_FLAG,
+                "a PostgreSQL URL whose user or host is not one: percent-encode an @ in the query \
+                 (%40), or in a password that also holds a ? (the URL is not shown: it may hold a password)",
+            )
+        };
         let tls = tls_options(sslmode.or(env.sslmode.clone()), sslrootcert.or(env.sslrootcert.clone()))?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|err: tokio_postgres::Error| {
             // The parser's messages name the option, never its value.
@@ -125,6 +132,9 @@ impl WarehouseUrl {
                 format!("not a PostgreSQL URL ({err}{cause}; the URL is not shown: it may hold a password)"),
             )
         })?;
+        if !looks_parsed_right(&config) {
+            return Err(unreadable());
+        }
         if config.get_password().is_none() {
             let from_file = match password_file {
                 Some(path) => Some(
@@ -217,11 +227,16 @@ fn decode(text: &str) -> String {
 }
 
 /// The URL with its user information percent-encoded, so that the parser reads a password with
-/// `@`, `/`, `?`, `#` or `:` in it whole: the user information runs to the last `@` (as libpq
-/// reads it). `%XX` sequences already there are kept, so a percent-encoded password still decodes.
+/// `@`, `/`, `?`, `#` or `:` in it whole. The user information ends at the last `@` before the
+/// first `?` (so an `@` in the query stays in the query); if there is none there, at the last `@`
+/// (a password with a `?` in it). `%XX` sequences already there are kept, so an encoded password
+/// still decodes. What this cannot tell apart, [`looks_parsed_right`] refuses.
 fn encode_userinfo(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else { return raw.to_string() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return raw.to_string() };
+    let before_query = rest.split_once('?').map_or(rest, |(head, _)| head);
+    let at = before_query.rfind('@').or_else(|| rest.rfind('@'));
+    let Some(at) = at else { return raw.to_string() };
+    let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
     let (user, password) = match userinfo.split_once(':') {
         Some((user, password)) => (user, Some(password)),
         None => (userinfo, None),
@@ -234,6 +249,19 @@ fn encode_userinfo(raw: &str) -> String {
     out.push('@');
     out.push_str(host);
     out
+}
+
+/// Whether the parsed user and hosts look like a user and hosts: a URL read wrongly (an `@` both
+/// in a password and in the query, say) would put part of the password there, and then show it.
+fn looks_parsed_right(config: &tokio_postgres::Config) -> bool {
+    use tokio_postgres::config::Host;
+    let odd = |text: &str| text.contains(['/', '?', '=', '&', '@', '#']) || text.chars().any(char::is_whitespace);
+    let user_ok = config.get_user().is_none_or(|user| !odd(user));
+    let hosts_ok = config.get_hosts().iter().all(|host| match host {
+        Host::Tcp(name) => !odd(name) && !name.contains('%'),
+        Host::Unix(_) => true,
+    });
+    user_ok && hosts_ok
 }
 
 /// Percent-encodes all but unreserved characters, keeping valid `%XX` sequences as they are.
@@ -384,5 +412,17 @@ mod tests {
         }
         let err = WarehouseUrl::parse("postgres://etl:SECRET@db:notaport/x", None, &PgEnv::default()).unwrap_err();
         assert!(!err.message.contains("SECRET") && err.message.contains("port"), "{}", err.message);
+        // An @ in the query stays in the query.
+        let pg =
+            WarehouseUrl::parse("postgres://etl@db.example/books?password=hunter2@SECRET", None, &PgEnv::default())
+                .unwrap();
+        assert_eq!(pg.to_string(), "postgres://etl:***@db.example:5432/books");
+        let WarehouseUrl::Postgres(target) = &pg else { panic!() };
+        assert_eq!(target.config.get_password(), Some(&b"hunter2@SECRET"[..]));
+        // What cannot be told apart is refused, and not shown.
+        for raw in ["postgres://h/db?user=adm@srv&password=SECRET", "postgres://etl:a@b?SECRET@host/db"] {
+            let err = WarehouseUrl::parse(raw, None, &PgEnv::default()).unwrap_err();
+            assert!(!err.message.contains("SECRET"), "{raw}: {}", err.message);
+        }
     }
 }

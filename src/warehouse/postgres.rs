@@ -111,8 +111,20 @@ impl Postgres {
         let mut names = Vec::with_capacity(LOADED.len());
         for table in LOADED.iter().map(|t| t.name()) {
             let name = format!("{table}_d{suffix}");
-            let sql = format!("CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES IN ('{day}')");
-            tx.batch_execute(&sql).await.map_err(err("creating partitions"))?;
+            let exists: bool = tx
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+                .await
+                .map_err(err("creating partitions"))?
+                .get(0);
+            if !exists {
+                // Created apart, then attached: ATTACH takes a lock on the parent that readers do
+                // not wait for (CREATE … PARTITION OF would lock every reader of the table out).
+                let sql = format!(
+                    "CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
+                     ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ('{day}')"
+                );
+                tx.batch_execute(&sql).await.map_err(err("creating partitions"))?;
+            }
             names.push(name);
         }
         tx.commit().await.map_err(err("creating partitions"))?;

@@ -9,8 +9,10 @@
 //! | `verify-ca` | always | signed by a trusted root |
 //! | `verify-full` | always | signed by a trusted root, and issued for the host connected to |
 //!
-//! Trusted roots: the system's (rustls-native-certs) plus the PEM file `sslrootcert`. "Not checked"
-//! still checks the handshake's signatures: only the certificate chain and name go unverified.
+//! Trusted roots: the PEM file `sslrootcert` only, when given (as libpq); else the system's
+//! (rustls-native-certs), and then `verify-ca` checks the name too, as libpq's `sslrootcert=system`
+//! does: any public CA vouches for some host, so a chain to one proves nothing without the name.
+//! "Not checked" still checks the handshake's signatures: only the certificate goes unverified.
 
 use std::sync::Arc;
 
@@ -40,6 +42,8 @@ pub fn connector(tls: &PgTls) -> Result<MakeRustlsConnect, TlsError> {
     let mode = match (tls.mode, &tls.root_cert) {
         // libpq: with a root certificate file, require and prefer verify the chain.
         (TlsMode::Prefer | TlsMode::Require, Some(_)) => TlsMode::VerifyCa,
+        // With the system's roots, the chain alone proves nothing (libpq's sslrootcert=system).
+        (TlsMode::VerifyCa, None) => TlsMode::VerifyFull,
         (mode, _) => mode,
     };
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
@@ -63,25 +67,26 @@ pub fn connector(tls: &PgTls) -> Result<MakeRustlsConnect, TlsError> {
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// The system's roots and the `sslrootcert` file's.
+/// The `sslrootcert` file's roots, else the system's.
 fn roots(tls: &PgTls) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    // A system without a CA bundle (a scratch image without one) has none: the file may do.
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
+    let Some(path) = &tls.root_cert else {
+        // A system without a CA bundle (a scratch image without one) has none: NoRoots then.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        return Ok(roots);
+    };
+    let error = |reason: String| TlsError::RootCert { path: path.display().to_string(), reason };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|err| error(err.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|err| error(err.to_string()))?;
+    if certs.is_empty() {
+        return Err(error("no PEM certificate in it".into()));
     }
-    if let Some(path) = &tls.root_cert {
-        let error = |reason: String| TlsError::RootCert { path: path.display().to_string(), reason };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|err| error(err.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|err| error(err.to_string()))?;
-        if certs.is_empty() {
-            return Err(error("no PEM certificate in it".into()));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|err| error(err.to_string()))?;
-        }
+    for cert in certs {
+        roots.add(cert).map_err(|err| error(err.to_string()))?;
     }
     Ok(roots)
 }

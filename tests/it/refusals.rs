@@ -118,3 +118,27 @@ fn boolean_env_vars_read_as_operators_write_them() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("maybe"), "{stderr}");
 }
+
+#[test]
+fn a_past_partial_partition_of_other_settings_is_not_a_resume() {
+    // An interrupted fetch of a past day left a page fetched with --limit 500: a rerun with other
+    // settings would discard it and file today's answer under that day, so it needs --allow-past-ds.
+    let server = World::generated("love", 30, 5).serve();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let past = days_ago(5);
+    let partition = lake.join(format!("raw/openlibrary/subjects/subject=love/ds={past}"));
+    std::fs::create_dir_all(&partition).unwrap();
+    std::fs::write(partition.join("page-00000.json"), World::generated("love", 30, 5).page(500, 0)).unwrap();
+    std::fs::write(partition.join("_fetch_state.json"), r#"{"limit":500,"max_works":null,"sort":"key"}"#).unwrap();
+    let before = snapshot(&lake);
+    let args = ["fetch", "--ds", &past, "--subject", "love", "--api-url", &server.url(), "--rate", "500"];
+    let (refused, stderr) = code(&mut bookpipe(&lake, &args));
+    assert_eq!(refused, 2, "{stderr}");
+    assert!(stderr.contains("--allow-past-ds"), "{stderr}");
+    assert_eq!(snapshot(&lake), before);
+    // The same settings do resume, without the flag.
+    let resume: Vec<&str> = args.iter().copied().chain(["--limit", "500"]).collect();
+    let (resumed, stderr) = code(&mut bookpipe(&lake, &resume));
+    assert_eq!(resumed, 0, "{stderr}");
+}

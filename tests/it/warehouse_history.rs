@@ -96,6 +96,7 @@ async fn a_version_1_postgres_warehouse_is_partitioned_without_losing_a_row() {
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("{V1}{ROWS}")).await.unwrap();
+    client.batch_execute("CREATE ROLE analyst; GRANT SELECT ON books, latest_books TO analyst").await.unwrap();
     let before = postgres_rows(&client).await;
     assert_eq!(before[0].len(), 4);
 
@@ -123,4 +124,62 @@ async fn a_version_1_postgres_warehouse_is_partitioned_without_losing_a_row() {
     // The views follow the new tables: each subject's newest day.
     let latest: i64 = client.query_one("SELECT count(*) FROM latest_books", &[]).await.unwrap().get(0);
     assert_eq!(latest, 3);
+    // What was granted on the old table and view is granted on their successors.
+    let granted: (bool, bool, bool) = {
+        let row = client
+            .query_one(
+                "SELECT has_table_privilege('analyst', 'books', 'SELECT'), \
+                 has_table_privilege('analyst', 'latest_books', 'SELECT'), \
+                 has_table_privilege('analyst', 'authors', 'SELECT')",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1), row.get(2))
+    };
+    assert_eq!(granted, (true, true, false));
+    // A new day's partition is attached by the next load, beside the old ones.
+    let today = crate::support::today();
+    let lake = crate::support::science_fiction_lake(&today).await;
+    let (subject, ds) = (
+        bookpipe::settings::Subject::parse("s", "science_fiction").unwrap(),
+        bookpipe::settings::Ds::parse("d", &today).unwrap(),
+    );
+    let transform =
+        bookpipe::settings::TransformSettings { ds, subject: subject.clone(), max_reject_ratio: 0.01, force: false };
+    bookpipe::transform::run(&lake, &transform).await.unwrap();
+    let load = bookpipe::settings::LoadSettings { ds, subject, warehouse };
+    bookpipe::load::run(&lake, &load).await.unwrap();
+    let partition = format!("SELECT count(*) FROM books_d{}", today.replace('-', ""));
+    let in_partition: i64 = client.query_one(&partition, &[]).await.unwrap().get(0);
+    assert_eq!(in_partition, 12);
+}
+
+#[tokio::test]
+async fn silver_of_an_older_layout_is_rebuilt_by_transform_and_refused_by_load() {
+    use bookpipe::exit::{Code, Outcome, code_for};
+    use bookpipe::settings::{Ds, LoadSettings, Subject, TransformSettings};
+    use bookpipe::tables::Table;
+
+    let ds_text = crate::support::today();
+    let lake = crate::support::science_fiction_lake(&ds_text).await;
+    let (subject, ds) = (Subject::parse("s", "science_fiction").unwrap(), Ds::parse("d", &ds_text).unwrap());
+    let transform = TransformSettings { ds, subject: subject.clone(), max_reject_ratio: 0.01, force: false };
+    assert_eq!(bookpipe::transform::run(&lake, &transform).await.unwrap(), Outcome::Done);
+    // As the first layout wrote them: no `layout` in the manifests.
+    for table in Table::ALL {
+        let path = bookpipe::manifest::manifest_path(&bookpipe::transform::silver_partition(table, &subject, ds));
+        let mut manifest: serde_json::Value = serde_json::from_slice(&lake.get(&path).await.unwrap()).unwrap();
+        manifest["details"].as_object_mut().unwrap().remove("layout").unwrap();
+        lake.put(&path, serde_json::to_vec(&manifest).unwrap().into()).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = WarehouseUrl::DuckDb(dir.path().join("w.duckdb"));
+    let load = LoadSettings { ds, subject: subject.clone(), warehouse };
+    let refused = bookpipe::load::run(&lake, &load).await.unwrap_err();
+    assert!(format!("{refused:#}").contains("older bookpipe"), "{refused:#}");
+    assert_eq!(code_for(&Err(refused)), Code::MissingInput);
+    // transform sees the partition is not current and rebuilds it; then it loads.
+    assert_eq!(bookpipe::transform::run(&lake, &transform).await.unwrap(), Outcome::Done);
+    assert_eq!(bookpipe::load::run(&lake, &load).await.unwrap(), Outcome::Done);
 }
