@@ -8,7 +8,9 @@ mapping (one mapped task group per subject).
 **Which date is `--ds`.** The schedule is an explicit `CronTriggerTimetable("0 6 * * *", UTC)`: in
 Airflow 3 a cron timetable makes the *logical date the moment the run fires*, so `--ds` is
 `{{ ds }}` = the UTC day the run fires. That is also the day Open Library's answer is fetched: the
-API only answers "today", so a run's raw partition is that day's snapshot. A backfill of an older
+API only answers "today", so a run's raw partition is that day's snapshot. A run without a logical
+date (triggered through the API with `logical_date: null`, or by an Asset) has no `ds`: `--ds` is
+then the UTC day of the run's `run_after`, the moment it was triggered. A backfill of an older
 date re-runs transform, load and aggregate from the raw zone (fetch of a complete partition exits 3
 and is skipped; fetch of a date that was never fetched is refused).
 
@@ -17,8 +19,9 @@ and is skipped; fetch of a date that was never fetched is refused).
 `bookpipe` binary on PATH, for development and the project's end-to-end test). Exit code 3
 ("nothing to do") is a skip, never a failure; downstream tasks run when nothing upstream failed.
 
-All fetches share the pool `openlibrary_api` (create it with 1 slot per 3 requests/second of the
-deployment's budget) so parallel subjects and backfills stay within Open Library's rate.
+One fetch runs at a time across every run and subject of this DAG (`max_active_tis_per_dag=1`),
+so parallel subjects and backfills stay within Open Library's rate with no pool to create first (a
+task in a pool that does not exist is never scheduled).
 The gold tables are declared as Assets, updated by each subject's `aggregate`.
 """
 
@@ -34,8 +37,9 @@ from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
 
 DEFAULT_SUBJECTS = ["science_fiction", "fantasy", "love"]
 STEPS = ("fetch", "transform", "load", "aggregate")
-FETCH_POOL = "openlibrary_api"
-DS = "{{ ds }}"
+# The logical date's day, else (a run without one: API-triggered with `logical_date: null`, or
+# Asset-triggered) the UTC day of the run's `run_after`; Airflow 3 defines `ds` only with a logical date.
+DS = "{{ ds if ds is defined else dag_run.run_after.strftime('%Y-%m-%d') }}"
 GOLD_ASSETS = [
     Asset(f"bookpipe://gold/{table}") for table in ("author_books_per_year", "author_yearly_average", "books_per_year")
 ]
@@ -79,7 +83,7 @@ with DAG(
             current = make_task(
                 step,
                 step_arguments(step, subject),
-                pool=FETCH_POOL if step == "fetch" else None,
+                one_at_a_time=step == "fetch",
                 outlets=GOLD_ASSETS if step == "aggregate" else None,
                 # A skipped step (exit 3: its partition is complete) must not skip the next.
                 trigger_rule="all_success" if step == "fetch" else "none_failed",

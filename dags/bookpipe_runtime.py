@@ -111,8 +111,6 @@ def ecs_task(step: str, arguments: list, **common):
                 {
                     "name": container,
                     "command": arguments,
-                    # ECS has no "skip on exit code": nothing-to-do exits 0 there.
-                    "environment": [{"name": "BOOKPIPE_NOTHING_TO_DO_EXIT_CODE", "value": "0"}],
                 }
             ]
         },
@@ -122,6 +120,10 @@ def ecs_task(step: str, arguments: list, **common):
         awslogs_group=setting("ECS_LOG_GROUP", "/ecs/bookpipe"),
         awslogs_region=setting("AWS_REGION", "eu-west-1"),
         awslogs_stream_prefix=f"ecs/{container}",
+        # The container whose exit code decides (no waiting to discover it), and "nothing to do"
+        # (exit 3) a skip, as on the other runtimes.
+        container_name=container,
+        skip_on_exit_code=NOTHING_TO_DO,
         **common,
     )
 
@@ -133,9 +135,10 @@ def local_task(step: str, arguments: list, **common):
 FACTORIES = {"kubernetes": kubernetes_task, "ecs": ecs_task, "local": local_task}
 
 
-def make_task(step: str, arguments: list, *, pool=None, outlets=None, trigger_rule="all_success"):
-    """The task that runs `bookpipe <arguments>` as step `step` in the configured runtime."""
+def make_task(step: str, arguments: list, *, one_at_a_time=False, outlets=None, trigger_rule="all_success"):
+    """The task that runs `bookpipe <arguments>` as step `step` in the configured runtime;
+    `one_at_a_time`: at most one instance of it runs across all runs of the DAG."""
     common = {"task_id": step, "trigger_rule": trigger_rule, "outlets": outlets or []}
-    if pool:
-        common["pool"] = pool
+    if one_at_a_time:
+        common["max_active_tis_per_dag"] = 1
     return FACTORIES[runtime_name()](step, arguments, **common)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import types
+from pathlib import Path
+
 import pytest
 
-from bookpipe_openlibrary import step_arguments
+from bookpipe_openlibrary import DS, step_arguments
 from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
 from conftest import load_dag
 
@@ -41,8 +45,10 @@ def test_each_subject_runs_fetch_transform_load_aggregate_in_order(monkeypatch):
     assert dag.task_dict["subject.fetch"].trigger_rule == "all_success"
     for step in STEPS[1:]:
         assert dag.task_dict[f"subject.{step}"].trigger_rule == "none_failed"
-    assert dag.task_dict["subject.fetch"].pool == "openlibrary_api"
-    assert dag.task_dict["subject.transform"].pool == "default_pool"
+    # No pool to create first (a task in a missing pool is never scheduled): one fetch at a time.
+    assert dag.task_dict["subject.fetch"].pool == "default_pool"
+    assert dag.task_dict["subject.fetch"].max_active_tis_per_dag == 1
+    assert dag.task_dict["subject.transform"].max_active_tis_per_dag is None
     outlets = [asset.uri for asset in dag.task_dict["subject.aggregate"].outlets]
     assert outlets == [
         "bookpipe://gold/author_books_per_year",
@@ -92,14 +98,33 @@ def test_ecs_command_override_for_2024_05_01(monkeypatch):
     assert container["command"] == ["transform", "--ds", "2024-05-01", "--subject", "love"]
     assert task.network_configuration["awsvpcConfiguration"]["subnets"] == ["subnet-1", "subnet-2"]
     assert task.awslogs_group == "/ecs/bookpipe"
+    # "Nothing to do" is a skip on ECS too, read from the container that runs bookpipe.
+    assert list(task.skip_on_exit_code) == [NOTHING_TO_DO]
+    assert task.container_name == "bookpipe"
+    assert "environment" not in container
 
 
 def test_the_dag_passes_the_logical_date_and_the_mapped_subject(monkeypatch):
     dag, _ = load_dag(monkeypatch, "kubernetes")
     arguments = dag.task_dict["subject.load"].arguments
-    assert arguments[:4] == ["load", "--ds", "{{ ds }}", "--subject"]
+    assert arguments[:4] == ["load", "--ds", DS, "--subject"]
     # The subject is the mapped group's argument, resolved per map index at run time.
     assert type(arguments[4]).__name__ == "MappedArgument"
+
+
+def test_ds_is_defined_for_runs_without_a_logical_date(monkeypatch):
+    """API-triggered runs (`logical_date: null`) and Asset-triggered runs have no `ds` in Airflow 3:
+    `--ds` is then the UTC day of the run's `run_after`."""
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", "local")
+    task = make_task("fetch", step_arguments("fetch", "love"))
+    run = types.SimpleNamespace(run_after=datetime.datetime(2026, 11, 21, 23, 59, tzinfo=datetime.UTC))
+    assert task.render_template(task.arguments, {"dag_run": run})[:3] == ["fetch", "--ds", "2026-11-21"]
+    assert task.render_template(task.arguments, {"ds": "2024-05-01", "dag_run": run})[2] == "2024-05-01"
+
+
+def test_the_dags_folder_ignores_the_tests():
+    ignored = (Path(__file__).resolve().parents[1] / ".airflowignore").read_text().split()
+    assert "tests/" in ignored
 
 
 def test_an_unknown_runtime_is_refused(monkeypatch):
