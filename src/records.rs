@@ -250,18 +250,16 @@ pub fn canonical_author<'a>(key: &'a str, redirects: &'a HashMap<String, String>
 /// Where an author record redirects to (`{"type": {"key": "/type/redirect"}, "location":
 /// "/authors/OL…A"}`), if it is a redirect to an author key.
 pub fn redirect_target(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Redirect {
-        #[serde(rename = "type")]
-        kind: Option<Value>,
-        location: Option<String>,
-    }
-    let record: Redirect = serde_json::from_slice(body).ok()?;
-    let kind = record.kind.as_ref().and_then(|t| t.get("key")).and_then(Value::as_str);
+    redirect_of(&serde_json::from_slice::<Value>(body).ok()?)
+}
+
+/// [`redirect_target`] of a record already parsed (an entry of a `/api/get_many` answer).
+pub fn redirect_of(record: &Value) -> Option<String> {
+    let kind = record.get("type").and_then(|t| t.get("key")).and_then(Value::as_str);
     if kind != Some("/type/redirect") {
         return None;
     }
-    parse_key(record.location.as_deref()?, "/authors/", 'A').map(str::to_string)
+    parse_key(record.get("location").and_then(Value::as_str)?, "/authors/", 'A').map(str::to_string)
 }
 
 /// Turns one author record into a row. `Ok(None)` for a redirect (a merged author): the caller

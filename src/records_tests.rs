@@ -463,4 +463,8 @@ fn a_redirect_record_names_its_target() {
     assert_eq!(redirect_target(ROWLING), None);
     assert_eq!(redirect_target(br#"{"type": {"key": "/type/redirect"}, "location": "/works/OL2W"}"#), None);
     assert_eq!(redirect_target(b"not json"), None);
+    // The same rule for an entry of a get_many answer, already parsed.
+    let entry: Value = serde_json::from_slice(merged).unwrap();
+    assert_eq!(redirect_of(&entry).as_deref(), Some("OL2A"));
+    assert_eq!(redirect_of(&serde_json::json!({"type": {"key": "/type/author"}})), None);
 }

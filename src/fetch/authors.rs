@@ -214,7 +214,7 @@ impl<'a> Fetcher<'a> {
         let mut omitted = Vec::new();
         for key in keys {
             match result.get(&format!("/authors/{key}")) {
-                Some(record) => found.push(self.record(key, &path, &object, true, redirect_of(record))),
+                Some(record) => found.push(self.record(key, &path, &object, true, records::redirect_of(record))),
                 None => omitted.push(key),
             }
         }
@@ -249,7 +249,7 @@ impl<'a> Fetcher<'a> {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let redirect = serde_json::from_slice::<Value>(&body).ok().as_ref().and_then(redirect_of);
+            let redirect = records::redirect_target(&body);
             let path = self.folder.clone().join(lake::author_record_name(key, &self.stamp));
             let object = super::store(self.lake, &path, body, None).await?;
             round.0.push(self.record(key, &path, &object, false, redirect));
@@ -316,15 +316,6 @@ fn get_many_is_gone(err: &SourceError) -> bool {
         SourceError::NotJson { .. } | SourceError::Unexpected { .. } => true,
         _ => false,
     }
-}
-
-/// The author a record redirects to, if it is a redirect (`/type/redirect`) to an author key.
-fn redirect_of(record: &Value) -> Option<String> {
-    let kind = record.get("type").and_then(|t| t.get("key")).and_then(Value::as_str);
-    if kind != Some("/type/redirect") {
-        return None;
-    }
-    record.get("location").and_then(Value::as_str).and_then(parse_author_key).map(str::to_string)
 }
 
 /// The part of an earlier fetch manifest that says where its author records are.
@@ -395,7 +386,7 @@ async fn stored_here(lake: &Lake, s: &FetchSettings) -> Result<Vec<AuthorRecord>
         };
         match key {
             Some(key) => {
-                let redirect = serde_json::from_slice::<Value>(&body).ok().as_ref().and_then(redirect_of);
+                let redirect = records::redirect_target(&body);
                 records.push(record(key, false, redirect));
             }
             // A batch object: its records, by the keys it answered.
@@ -403,7 +394,7 @@ async fn stored_here(lake: &Lake, s: &FetchSettings) -> Result<Vec<AuthorRecord>
                 let Ok(result) = check_get_many(&body) else { continue };
                 for (key, value) in &result {
                     if let Some(key) = parse_author_key(key) {
-                        records.push(record(key, true, redirect_of(value)));
+                        records.push(record(key, true, records::redirect_of(value)));
                     }
                 }
             }
@@ -453,18 +444,6 @@ mod tests {
         for bad in [&br#"{"status": "fail", "message": "Bad JSON"}"#[..], br#"{"result": {}}"#, b"[]"] {
             assert!(matches!(check_get_many(bad), Err(Check::Unexpected(..))), "{}", String::from_utf8_lossy(bad));
         }
-    }
-
-    #[test]
-    fn redirects_are_read_from_the_record() {
-        let merged: Value = serde_json::from_str(
-            r#"{"type": {"key": "/type/redirect"}, "location": "/authors/OL2A", "key": "/authors/OL1A"}"#,
-        )
-        .unwrap();
-        assert_eq!(redirect_of(&merged).as_deref(), Some("OL2A"));
-        let person: Value =
-            serde_json::from_str(r#"{"type": {"key": "/type/author"}, "key": "/authors/OL2A"}"#).unwrap();
-        assert_eq!(redirect_of(&person), None);
     }
 
     #[test]
