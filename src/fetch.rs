@@ -194,8 +194,11 @@ async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
         objects,
         details,
     };
-    manifest::write(lake, &partition, &manifest).await?;
+    // The resume state goes before the commit, not after: a kill between the two then leaves
+    // pages without a state (resumed as this version's settings) rather than a committed
+    // partition with a stale state file that no rerun would ever remove.
     pages::clear_state(lake, &partition).await?;
+    manifest::write(lake, &partition, &manifest).await?;
     let d = &manifest.details;
     tracing::info!(
         work_count = d.work_count,
