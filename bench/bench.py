@@ -133,7 +133,7 @@ class Bench:
         default = max(1, works // WORKS_PER_AUTHOR)
         authors = authors or default
         sources = [
-            ROOT / "src/synth.rs",
+            ROOT / "tests/it/support/synth.rs",
             ROOT / "examples/generate_raw.rs",
             *sorted((ROOT / "tests/fixtures").iterdir()),
         ]

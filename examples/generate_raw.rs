@@ -2,19 +2,22 @@
 //! 1000 works, one record object per author (as fetch stores `/authors/<KEY>.json` answers), and
 //! the manifest. For benchmarks and for measuring
 //! `transform` at sizes the fake API would take too long to serve. Deterministic: the same
-//! arguments write the same objects, byte for byte (the data: src/synth.rs).
+//! arguments write the same objects, byte for byte (the data: tests/it/support/synth.rs).
 //!
 //!     cargo run --release --example generate_raw -- LAKE_DIR SUBJECT DS WORKS AUTHORS
 //!     cargo run --release --example generate_raw -- /tmp/lake love 2024-05-01 100000 20000
 
 use std::collections::BTreeSet;
 
+use bookpipe::cli::flags;
 use bookpipe::fetch::{AuthorCounts, AuthorRecord, AuthorRequests, FetchDetails};
-use bookpipe::lake::{self, Lake};
-use bookpipe::manifest::{self, Manifest, Object};
-use bookpipe::settings::{Ds, LakeUrl, Subject};
-use bookpipe::synth;
+use bookpipe::lake::commit::{self, Manifest, Object};
+use bookpipe::lake::{Lake, layout};
+use bookpipe::settings::{Ds, LakeUrl, Partition, Subject};
 use bytes::Bytes;
+
+#[path = "../tests/it/support/synth.rs"]
+mod synth;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,12 +25,14 @@ async fn main() -> anyhow::Result<()> {
     let [lake_dir, subject, ds, works, authors] = args.as_slice() else {
         anyhow::bail!("usage: generate_raw LAKE_DIR SUBJECT DS WORKS AUTHORS");
     };
-    let lake = Lake::open(&LakeUrl::parse("lake", lake_dir)?)?;
-    let (subject, ds) = (Subject::parse("subject", subject)?, Ds::parse("ds", ds)?);
+    let lake = Lake::open(&LakeUrl::parse(flags::LAKE, lake_dir)?)?;
+    let (subject, ds) = (Subject::parse(flags::SUBJECT, subject)?, Ds::parse(flags::DS, ds)?);
+    let target = Partition::new(subject.clone(), ds);
     let (works, authors): (usize, usize) = (works.parse()?, authors.parse()?);
     // Fetched "at 06:00 UTC on ds", not now: the same arguments write the same bytes and names.
     let now = ds.date().and_hms_opt(6, 0, 0).expect("06:00 is a time").and_utc();
-    let partition = lake::raw_subject_partition(&subject, ds);
+    let partition = layout::raw_subject_partition(&target);
+    let uncommitted = commit::begin(&lake, &partition).await?;
     let limit = 1000;
 
     let mut objects = Vec::new();
@@ -40,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
                 keys.insert(author["key"].as_str().unwrap_or_default().trim_start_matches("/authors/").to_string());
             }
         }
-        let path = partition.clone().join(lake::page_name(index as u32));
+        let path = partition.clone().join(layout::page_name(index as u32));
         objects.push(Object::describe(&path, &body, Some(works.min(offset + limit).saturating_sub(offset) as u64)));
         lake.put(&path, Bytes::from(body)).await?;
     }
@@ -49,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let mut records = Vec::with_capacity(keys.len());
     for key in &keys {
         let body = synth::author(key);
-        let path = lake::raw_author_partition(&subject, ds).join(lake::author_record_name(key, &stamp));
+        let path = layout::raw_author_partition(&target).join(layout::author_record_name(key, &stamp));
         let object = Object::describe(&path, &body, None);
         records.push(AuthorRecord {
             key: key.clone(),
@@ -64,7 +69,6 @@ async fn main() -> anyhow::Result<()> {
         objects.push(object);
         lake.put(&path, Bytes::from(body)).await?;
     }
-    objects.sort_by(|a, b| a.path.cmp(&b.path));
     let distinct = keys.len() as u64;
     let details = FetchDetails {
         fetched_at: now,
@@ -84,17 +88,8 @@ async fn main() -> anyhow::Result<()> {
         author_requests: AuthorRequests { batches: 0, single: distinct, get_many_unavailable: None },
         requests: 0,
     };
-    let manifest = Manifest {
-        task: "fetch".into(),
-        subject: subject.to_string(),
-        ds: ds.to_string(),
-        bookpipe_version: bookpipe::VERSION.into(),
-        created_at: now,
-        inputs: vec![],
-        objects,
-        details,
-    };
-    manifest::write(&lake, &partition, &manifest).await?;
+    let manifest = Manifest::new("fetch", &target, now, vec![], objects, details);
+    uncommitted.commit(&lake, &manifest).await?;
     println!("wrote {works} works in {pages} pages and {distinct} authors to {lake_dir}/{partition}");
     Ok(())
 }

@@ -2,23 +2,19 @@
 //! the loaded slice, stored in the gold tables (slice replaced in one transaction), and written to
 //! the lake as `gold/<table>/subject=S/ds=D/part-00000.parquet` and `.csv` with a manifest.
 //!
-//! Where each number is counted: `sql/gold/*.sql`. The summary printed at the end is computed here
-//! from the answers, purely.
-
-use std::io::IsTerminal;
+//! Where each number is counted: `sql/gold/*.sql`. The summary (printed by the command) is computed
+//! here from the answers, purely.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::OutputFormat;
-use crate::exit::{MissingInput, Outcome};
-use crate::lake::{self, Lake};
-use crate::manifest::{self, Input, Manifest};
-use crate::parquet_io::ParquetOut;
-use crate::settings::{AggregateSettings, Ds, Subject};
-use crate::transform::silver_partition;
+use crate::exit::MissingInput;
+use crate::lake::commit::{self, Manifest};
+use crate::lake::parquet::ParquetOut;
+use crate::lake::{Lake, layout};
+use crate::settings::{AggregateSettings, Partition};
 use crate::warehouse::{GOLD, LOADED, Warehouse};
 
 /// The gold manifest's record.
@@ -58,75 +54,53 @@ pub struct BusyYear {
     pub authors: i64,
 }
 
-/// The gold partition of a gold table.
-pub fn gold_partition(table: &str, subject: &Subject, ds: Ds) -> object_store::path::Path {
-    lake::hive(&["gold", table], subject, ds)
-}
-
-pub async fn run(lake: &Lake, settings: &AggregateSettings) -> anyhow::Result<Outcome> {
-    crate::exit::task("aggregate", &settings.subject, settings.ds, aggregate(lake, settings)).await
-}
-
-async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Outcome> {
+/// Computes the answers for `s.partition` in the warehouse and commits them to the gold zone;
+/// returns their summary.
+pub async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Summary> {
+    let p = &s.partition;
     let mut warehouse = Warehouse::connect(&s.warehouse).await?;
     warehouse.migrate().await?;
-    if !warehouse.is_loaded(&s.subject, s.ds).await? {
+    if !warehouse.is_loaded(p).await? {
         return Err(MissingInput {
             what: "the warehouse slice".into(),
-            path: format!("{} (subject {}, ds {})", s.warehouse, s.subject, s.ds),
-            hint: format!("run `bookpipe load --ds {} --subject {}` first", s.ds, s.subject),
+            path: format!("{} (subject {}, ds {})", s.warehouse, p.subject, p.ds),
+            hint: format!("run `bookpipe load --ds {} --subject {}` first", p.ds, p.subject),
         }
         .into());
     }
-    let answers = warehouse.aggregate(&s.subject, s.ds).await?;
-    let (books, undated) = warehouse.undated_books(&s.subject, s.ds).await?;
+    let answers = warehouse.aggregate(p).await?;
+    let (books, undated) = warehouse.undated_books(p).await?;
 
     let mut inputs = Vec::new();
     for table in LOADED {
-        if let Some(c) = manifest::read::<serde_json::Value>(lake, &silver_partition(table, &s.subject, s.ds)).await? {
-            inputs.push(Input { manifest: c.path.to_string(), sha256: c.sha256 });
+        if let Some(c) = commit::read::<serde_json::Value>(lake, &layout::silver_partition(table, p)).await? {
+            inputs.push(c.input());
         }
     }
     for (gold, batch) in GOLD.iter().zip(&answers) {
-        let partition = gold_partition(gold.name, &s.subject, s.ds);
-        manifest::remove(lake, &partition).await?;
-        let parquet_path = partition.clone().join("part-00000.parquet");
-        let mut out = ParquetOut::create(lake, &parquet_path, gold.schema.clone());
+        let partition = commit::begin(lake, &layout::gold_partition(gold.name, p)).await?;
+        let rows = batch.num_rows() as u64;
+        let mut out = ParquetOut::create(lake, &layout::gold_parquet(gold.name, p), gold.schema.clone());
         out.write(batch).await?;
-        let parquet = out.finish(batch.num_rows() as u64).await?;
+        let parquet = out.finish(rows).await?;
         let csv = csv_bytes(batch)?;
-        let csv_path = partition.clone().join("part-00000.csv");
-        let csv_object = manifest::Object::describe(&csv_path, &csv, Some(batch.num_rows() as u64));
+        let csv_path = layout::gold_csv(gold.name, p);
+        let csv_object = commit::Object::describe(&csv_path, &csv, Some(rows));
         lake.put(&csv_path, Bytes::from(csv)).await?;
-        let manifest = Manifest {
-            task: format!("aggregate:{}", gold.name),
-            subject: s.subject.to_string(),
-            ds: s.ds.to_string(),
-            bookpipe_version: crate::VERSION.into(),
-            created_at: chrono::Utc::now(),
-            inputs: inputs.clone(),
-            objects: vec![csv_object, parquet],
-            details: GoldDetails {
-                table: gold.name.into(),
-                rows: batch.num_rows() as u64,
-                warehouse: s.warehouse.to_string(),
-            },
-        };
-        manifest::write(lake, &partition, &manifest).await?;
+        let details = GoldDetails { table: gold.name.into(), rows, warehouse: s.warehouse.to_string() };
+        let task = format!("aggregate:{}", gold.name);
+        // The clock is read for the manifest's created_at only.
+        let manifest = Manifest::new(task, p, chrono::Utc::now(), inputs.clone(), vec![csv_object, parquet], details);
+        partition.commit(lake, &manifest).await?;
     }
-    let summary = summarize(&s.subject, s.ds, &answers, books, undated);
+    let summary = summarize(p, &answers, books, undated);
     tracing::info!(
         books = summary.books,
         books_without_year = summary.books_without_year,
         authors = summary.authors,
         "gold tables written"
     );
-    match s.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&summary)?),
-        OutputFormat::Auto if std::io::stdout().is_terminal() => print!("{}", render(&summary)),
-        OutputFormat::Auto => {}
-    }
-    Ok(Outcome::Done)
+    Ok(summary)
 }
 
 fn csv_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
@@ -136,7 +110,7 @@ fn csv_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The summary of the answers: the five authors with the most books, the five busiest years.
-pub fn summarize(subject: &Subject, ds: Ds, answers: &[RecordBatch], books: i64, undated: i64) -> Summary {
+pub fn summarize(partition: &Partition, answers: &[RecordBatch], books: i64, undated: i64) -> Summary {
     let averages = &answers[1];
     let text = |name: &str| averages.column_by_name(name).expect("gold column").as_string::<i32>().clone();
     let int = |name: &str| averages.column_by_name(name).expect("gold column").as_primitive::<Int64Type>().clone();
@@ -170,8 +144,8 @@ pub fn summarize(subject: &Subject, ds: Ds, answers: &[RecordBatch], books: i64,
     busiest_years.sort_by(|a, b| b.books.cmp(&a.books).then_with(|| a.year.cmp(&b.year)));
     busiest_years.truncate(5);
     Summary {
-        subject: subject.to_string(),
-        ds: ds.to_string(),
+        subject: partition.subject.to_string(),
+        ds: partition.ds.to_string(),
         books,
         books_without_year: undated,
         authors: averages.num_rows() as u64,
@@ -241,8 +215,13 @@ mod tests {
 
     #[test]
     fn the_summary_ranks_authors_and_years() {
-        let subject = Subject::parse("s", "love").unwrap();
-        let summary = summarize(&subject, Ds::parse("d", "2024-05-01").unwrap(), &answers(), 9, 2);
+        use crate::cli::flags;
+        use crate::settings::{Ds, Subject};
+        let partition = Partition::new(
+            Subject::parse(flags::SUBJECT, "love").unwrap(),
+            Ds::parse(flags::DS, "2024-05-01").unwrap(),
+        );
+        let summary = summarize(&partition, &answers(), 9, 2);
         let authors: Vec<(&str, i64)> =
             summary.top_authors.iter().map(|a| (a.author_key.as_str(), a.total_books)).collect();
         assert_eq!(authors, [("OL2A", 5), ("OL1A", 2), ("OL3A", 2)]);

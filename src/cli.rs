@@ -1,20 +1,72 @@
-//! The command line as typed: clap structs and the dispatch to tasks.
+//! The command line as typed: clap types and nothing else (this module imports nothing of the
+//! crate, so everything may import it).
 //!
 //! These structs hold raw strings and numbers; [`crate::settings`] turns them into checked types.
-//! Every flag has exactly one environment variable, named here (`BOOKPIPE_*`) and nowhere else, so
-//! a container can be configured entirely from its environment.
+//! Every flag has exactly one environment variable (`BOOKPIPE_*`), both named once in [`flags`]:
+//! clap reads them from there and every refusal names them from there, so a container can be
+//! configured entirely from its environment and an error says which variable was wrong.
 
-use anyhow::Context;
+use std::fmt;
+
 // Boolean flags read their env var with BoolishValueParser: `1/0`, `true/false`, `yes/no`, `on/off`
 // (any case), as operators and Kubernetes manifests write them.
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::exit::Outcome;
-use crate::lake::Lake;
-use crate::settings::{
-    AggregateSettings, ExportSettings, FetchSettings, GlobalSettings, LoadSettings, RunSettings, TransformSettings,
-};
+/// A flag and its environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag {
+    /// The long name, without its dashes.
+    pub long: &'static str,
+    pub env: &'static str,
+}
+
+impl fmt::Display for Flag {
+    /// `--ds (BOOKPIPE_DS)`: how refusals name the flag.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--{} ({})", self.long, self.env)
+    }
+}
+
+/// Every flag, by the name clap and the error messages both use.
+pub mod flags {
+    use super::Flag;
+
+    const fn flag(long: &'static str, env: &'static str) -> Flag {
+        Flag { long, env }
+    }
+
+    pub const LAKE: Flag = flag("lake", "BOOKPIPE_LAKE");
+    pub const LOG_FORMAT: Flag = flag("log-format", "BOOKPIPE_LOG_FORMAT");
+    pub const NOTHING_TO_DO_EXIT_CODE: Flag = flag("nothing-to-do-exit-code", "BOOKPIPE_NOTHING_TO_DO_EXIT_CODE");
+    pub const DS: Flag = flag("ds", "BOOKPIPE_DS");
+    pub const SUBJECT: Flag = flag("subject", "BOOKPIPE_SUBJECT");
+    /// `run`'s subjects: the same `--subject`, repeated or comma-separated.
+    pub const SUBJECTS: Flag = flag("subject", "BOOKPIPE_SUBJECTS");
+    pub const API_URL: Flag = flag("api-url", "BOOKPIPE_API_URL");
+    pub const CONTACT: Flag = flag("contact", "BOOKPIPE_CONTACT");
+    pub const RATE: Flag = flag("rate", "BOOKPIPE_RATE");
+    pub const LIMIT: Flag = flag("limit", "BOOKPIPE_LIMIT");
+    pub const MAX_WORKS: Flag = flag("max-works", "BOOKPIPE_MAX_WORKS");
+    pub const AUTHOR_MAX_AGE: Flag = flag("author-max-age", "BOOKPIPE_AUTHOR_MAX_AGE");
+    pub const AUTHOR_BATCH: Flag = flag("author-batch", "BOOKPIPE_AUTHOR_BATCH");
+    pub const MAX_MISSING_RATIO: Flag = flag("max-missing-ratio", "BOOKPIPE_MAX_MISSING_RATIO");
+    pub const FORCE: Flag = flag("force", "BOOKPIPE_FORCE");
+    pub const ALLOW_PAST_DS: Flag = flag("allow-past-ds", "BOOKPIPE_ALLOW_PAST_DS");
+    pub const TIMEOUT: Flag = flag("timeout", "BOOKPIPE_TIMEOUT");
+    pub const RETRIES: Flag = flag("retries", "BOOKPIPE_RETRIES");
+    pub const RETRY_BASE_MS: Flag = flag("retry-base-ms", "BOOKPIPE_RETRY_BASE_MS");
+    pub const CONCURRENCY: Flag = flag("concurrency", "BOOKPIPE_CONCURRENCY");
+    pub const MAX_REJECT_RATIO: Flag = flag("max-reject-ratio", "BOOKPIPE_MAX_REJECT_RATIO");
+    pub const EXPORT_FORMAT: Flag = flag("format", "BOOKPIPE_EXPORT_FORMAT");
+    pub const EXPORT_OUT: Flag = flag("out", "BOOKPIPE_EXPORT_OUT");
+    pub const WAREHOUSE: Flag = flag("warehouse", "BOOKPIPE_WAREHOUSE");
+    pub const WAREHOUSE_PASSWORD_FILE: Flag = flag("warehouse-password-file", "BOOKPIPE_WAREHOUSE_PASSWORD_FILE");
+    pub const OUTPUT: Flag = flag("output", "BOOKPIPE_OUTPUT");
+
+    /// The log filter (`info`, `debug`, `bookpipe=debug,...`): an environment variable only.
+    pub const LOG_ENV: &str = "BOOKPIPE_LOG";
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -46,13 +98,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Where the lake lives: a path, file:///path, s3://bucket/prefix, or memory:// (tests only).
-    #[arg(long, global = true, env = "BOOKPIPE_LAKE", default_value = "./lake")]
+    #[arg(long = flags::LAKE.long, global = true, env = flags::LAKE.env, default_value = "./lake")]
     pub lake: String,
     /// Log line format; `auto` is human on a terminal and JSON otherwise.
-    #[arg(long, global = true, env = "BOOKPIPE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    #[arg(long = flags::LOG_FORMAT.long, global = true, env = flags::LOG_FORMAT.env, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
     /// Exit code for "nothing to do"; 0 for runners that cannot skip on a code (AWS ECS).
-    #[arg(long, global = true, env = "BOOKPIPE_NOTHING_TO_DO_EXIT_CODE", default_value_t = 3)]
+    #[arg(long = flags::NOTHING_TO_DO_EXIT_CODE.long, global = true, env = flags::NOTHING_TO_DO_EXIT_CODE.env, default_value_t = 3)]
     pub nothing_to_do_exit_code: u8,
 }
 
@@ -96,10 +148,10 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct PartitionArgs {
     /// Logical date of the partition, YYYY-MM-DD.
-    #[arg(long, env = "BOOKPIPE_DS")]
+    #[arg(long = flags::DS.long, env = flags::DS.env)]
     pub ds: String,
     /// Open Library subject key, e.g. science_fiction, place:london, person:sherlock_holmes.
-    #[arg(long, env = "BOOKPIPE_SUBJECT")]
+    #[arg(long = flags::SUBJECT.long, env = flags::SUBJECT.env)]
     pub subject: String,
 }
 
@@ -115,50 +167,50 @@ pub struct FetchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct FetchOptions {
     /// Base URL of the Open Library API (or a mirror).
-    #[arg(long, env = "BOOKPIPE_API_URL", default_value = "https://openlibrary.org")]
+    #[arg(long = flags::API_URL.long, env = flags::API_URL.env, default_value = "https://openlibrary.org")]
     pub api_url: String,
     /// Contact (e-mail or URL) sent in the User-Agent, as Open Library asks; raises the default rate.
-    #[arg(long, env = "BOOKPIPE_CONTACT")]
+    #[arg(long = flags::CONTACT.long, env = flags::CONTACT.env)]
     pub contact: Option<String>,
     /// Requests per second for the whole process [default: 1, or 3 with --contact].
-    #[arg(long, env = "BOOKPIPE_RATE")]
+    #[arg(long = flags::RATE.long, env = flags::RATE.env)]
     pub rate: Option<f64>,
     /// Works per subject page (Open Library allows at most 1000).
-    #[arg(long, env = "BOOKPIPE_LIMIT", default_value_t = 1000)]
+    #[arg(long = flags::LIMIT.long, env = flags::LIMIT.env, default_value_t = 1000)]
     pub limit: u32,
     /// Stop after this many works (caps a huge subject).
-    #[arg(long, env = "BOOKPIPE_MAX_WORKS")]
+    #[arg(long = flags::MAX_WORKS.long, env = flags::MAX_WORKS.env)]
     pub max_works: Option<u64>,
     /// Reuse an author record fetched within this many days instead of fetching it again (each
     /// author's record expires at its own point between half this and this, so refreshes spread).
-    #[arg(long, env = "BOOKPIPE_AUTHOR_MAX_AGE", default_value_t = 30)]
+    #[arg(long = flags::AUTHOR_MAX_AGE.long, env = flags::AUTHOR_MAX_AGE.env, default_value_t = 30)]
     pub author_max_age: u32,
     /// Author records asked for in one /api/get_many request (1 to 100; request lines also stay
     /// under 4000 bytes).
-    #[arg(long, env = "BOOKPIPE_AUTHOR_BATCH", default_value_t = 100)]
+    #[arg(long = flags::AUTHOR_BATCH.long, env = flags::AUTHOR_BATCH.env, default_value_t = 100)]
     pub author_batch: u32,
     /// Fail when more than this share of the subject's work_count was not received (a subject
     /// changes a little while it is read).
-    #[arg(long, env = "BOOKPIPE_MAX_MISSING_RATIO", default_value_t = 0.001)]
+    #[arg(long = flags::MAX_MISSING_RATIO.long, env = flags::MAX_MISSING_RATIO.env, default_value_t = 0.001)]
     pub max_missing_ratio: f64,
     /// Refetch a partition that is already complete.
-    #[arg(long, env = "BOOKPIPE_FORCE", value_parser = BoolishValueParser::new())]
+    #[arg(long = flags::FORCE.long, env = flags::FORCE.env, value_parser = BoolishValueParser::new())]
     pub force: bool,
     /// Allow a ds older than yesterday (UTC): the API only answers "today", so the data will be
     /// today's, filed under that older date.
-    #[arg(long, env = "BOOKPIPE_ALLOW_PAST_DS", value_parser = BoolishValueParser::new())]
+    #[arg(long = flags::ALLOW_PAST_DS.long, env = flags::ALLOW_PAST_DS.env, value_parser = BoolishValueParser::new())]
     pub allow_past_ds: bool,
     /// Seconds before one HTTP request is abandoned (and retried).
-    #[arg(long, env = "BOOKPIPE_TIMEOUT", default_value_t = 30)]
+    #[arg(long = flags::TIMEOUT.long, env = flags::TIMEOUT.env, default_value_t = 30)]
     pub timeout: u64,
     /// Retries of one request after a 5xx, 429, timeout or connection error.
-    #[arg(long, env = "BOOKPIPE_RETRIES", default_value_t = 5)]
+    #[arg(long = flags::RETRIES.long, env = flags::RETRIES.env, default_value_t = 5)]
     pub retries: u32,
     /// First retry delay in milliseconds; doubles each retry, with jitter.
-    #[arg(long, env = "BOOKPIPE_RETRY_BASE_MS", default_value_t = 500)]
+    #[arg(long = flags::RETRY_BASE_MS.long, env = flags::RETRY_BASE_MS.env, default_value_t = 500)]
     pub retry_base_ms: u64,
     /// Author requests in flight at once (all still share --rate).
-    #[arg(long, env = "BOOKPIPE_CONCURRENCY", default_value_t = 8)]
+    #[arg(long = flags::CONCURRENCY.long, env = flags::CONCURRENCY.env, default_value_t = 8)]
     pub concurrency: usize,
 }
 
@@ -167,10 +219,10 @@ pub struct TransformArgs {
     #[command(flatten)]
     pub partition: PartitionArgs,
     /// Fail when more than this share of records (works and author records) is rejected.
-    #[arg(long, env = "BOOKPIPE_MAX_REJECT_RATIO", default_value_t = 0.01)]
+    #[arg(long = flags::MAX_REJECT_RATIO.long, env = flags::MAX_REJECT_RATIO.env, default_value_t = 0.01)]
     pub max_reject_ratio: f64,
     /// Rebuild a silver partition that is already complete and current.
-    #[arg(long, env = "BOOKPIPE_FORCE", value_parser = BoolishValueParser::new())]
+    #[arg(long = flags::FORCE.long, env = flags::FORCE.env, value_parser = BoolishValueParser::new())]
     pub force: bool,
 }
 
@@ -184,10 +236,10 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub partition: PartitionArgs,
     /// File format of the export.
-    #[arg(long, env = "BOOKPIPE_EXPORT_FORMAT", value_enum, default_value_t = ExportFormat::Csv)]
+    #[arg(long = flags::EXPORT_FORMAT.long, env = flags::EXPORT_FORMAT.env, value_enum, default_value_t = ExportFormat::Csv)]
     pub format: ExportFormat,
     /// Local folder the files are written to (created when absent).
-    #[arg(long, env = "BOOKPIPE_EXPORT_OUT")]
+    #[arg(long = flags::EXPORT_OUT.long, env = flags::EXPORT_OUT.env)]
     pub out: std::path::PathBuf,
 }
 
@@ -195,10 +247,10 @@ pub struct ExportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct WarehouseArgs {
     /// duckdb:PATH (embedded) or postgres://user@host:port/db; a password in the URL is never logged.
-    #[arg(long, env = "BOOKPIPE_WAREHOUSE", default_value = "duckdb:./warehouse.duckdb", hide_env_values = true)]
+    #[arg(long = flags::WAREHOUSE.long, env = flags::WAREHOUSE.env, default_value = "duckdb:./warehouse.duckdb", hide_env_values = true)]
     pub warehouse: String,
     /// File holding the PostgreSQL password (else the URL's, else PGPASSWORD).
-    #[arg(long, env = "BOOKPIPE_WAREHOUSE_PASSWORD_FILE")]
+    #[arg(long = flags::WAREHOUSE_PASSWORD_FILE.long, env = flags::WAREHOUSE_PASSWORD_FILE.env)]
     pub warehouse_password_file: Option<std::path::PathBuf>,
 }
 
@@ -225,43 +277,26 @@ pub struct AggregateArgs {
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
     /// How the summary is printed.
-    #[arg(long, env = "BOOKPIPE_OUTPUT", value_enum, default_value_t = OutputFormat::Auto)]
+    #[arg(long = flags::OUTPUT.long, env = flags::OUTPUT.env, value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Subject keys, repeated or comma-separated.
-    #[arg(long = "subject", env = "BOOKPIPE_SUBJECTS", value_delimiter = ',', required = true)]
+    #[arg(long = flags::SUBJECTS.long, env = flags::SUBJECTS.env, value_delimiter = ',', required = true)]
     pub subjects: Vec<String>,
     /// Logical date, YYYY-MM-DD [default: today, UTC].
-    #[arg(long, env = "BOOKPIPE_DS")]
+    #[arg(long = flags::DS.long, env = flags::DS.env)]
     pub ds: Option<String>,
     #[command(flatten)]
     pub fetch: FetchOptions,
     /// Fail a subject when more than this share of its records is rejected.
-    #[arg(long, env = "BOOKPIPE_MAX_REJECT_RATIO", default_value_t = 0.01)]
+    #[arg(long = flags::MAX_REJECT_RATIO.long, env = flags::MAX_REJECT_RATIO.env, default_value_t = 0.01)]
     pub max_reject_ratio: f64,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
     /// How each subject's summary is printed.
-    #[arg(long, env = "BOOKPIPE_OUTPUT", value_enum, default_value_t = OutputFormat::Auto)]
+    #[arg(long = flags::OUTPUT.long, env = flags::OUTPUT.env, value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
-}
-
-/// Resolves the settings of the chosen command and runs it.
-pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let global = GlobalSettings::resolve(&cli.global)?;
-    let lake = Lake::open(&global.lake).with_context(|| format!("opening the lake at {}", global.lake))?;
-    match cli.command {
-        Command::Fetch(args) => {
-            let settings = FetchSettings::resolve(&args, chrono::Utc::now())?;
-            crate::fetch::run(&lake, &settings).await
-        }
-        Command::Transform(args) => crate::transform::run(&lake, &TransformSettings::resolve(&args)?).await,
-        Command::Export(args) => crate::export::run(&lake, &ExportSettings::resolve(&args)?).await,
-        Command::Load(args) => crate::load::run(&lake, &LoadSettings::resolve(&args)?).await,
-        Command::Aggregate(args) => crate::aggregate::run(&lake, &AggregateSettings::resolve(&args)?).await,
-        Command::Run(args) => crate::run::run(&lake, &RunSettings::resolve(&args, chrono::Utc::now())?).await,
-    }
 }

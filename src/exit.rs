@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::cli::Flag;
+
 /// What a task reports when it returns normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -40,12 +42,12 @@ impl From<Code> for std::process::ExitCode {
 /// Input that was refused at the edge: names the flag (and its env var) and says what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadInput {
-    pub flag: &'static str,
+    pub flag: Flag,
     pub message: String,
 }
 
 impl BadInput {
-    pub fn new(flag: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(flag: Flag, message: impl Into<String>) -> Self {
         Self { flag, message: message.into() }
     }
 }
@@ -65,20 +67,6 @@ pub struct MissingInput {
     pub what: String,
     pub path: String,
     pub hint: String,
-}
-
-/// Runs one task on one partition: inside a span that puts `task`, `subject` and `ds` on every log
-/// line, and with the partition named in any error it returns.
-pub async fn task(
-    name: &'static str,
-    subject: &crate::settings::Subject,
-    ds: crate::settings::Ds,
-    work: impl std::future::Future<Output = anyhow::Result<Outcome>>,
-) -> anyhow::Result<Outcome> {
-    use anyhow::Context;
-    use tracing::Instrument;
-    let span = tracing::info_span!("task", task = name, subject = %subject, ds = %ds);
-    work.instrument(span).await.with_context(|| format!("{name} of subject {subject} for ds {ds} failed"))
 }
 
 /// The exit code for a task's result: the error chain is searched for the typed causes.
@@ -116,7 +104,8 @@ mod tests {
 
     #[test]
     fn codes_follow_the_cause_not_the_context() {
-        let bad: anyhow::Result<Outcome> = Err(BadInput::new("--ds", "not a date")).context("resolving settings");
+        let bad: anyhow::Result<Outcome> =
+            Err(BadInput::new(crate::cli::flags::DS, "not a date")).context("resolving settings");
         assert_eq!(code_for(&bad), Code::BadInput);
         let missing: anyhow::Result<Outcome> =
             Err(MissingInput { what: "raw partition".into(), path: "raw/x".into(), hint: "run fetch".into() }.into());

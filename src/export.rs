@@ -5,34 +5,35 @@
 //! Reads only committed silver partitions, streams batch by batch, and writes each file under a
 //! temporary name renamed into place, so a reader of the folder never sees half a file.
 
-use std::path::{Path as FsPath, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use futures::TryStreamExt;
 use object_store::path::Path;
 
+use crate::cli::ExportFormat;
 use crate::exit::Outcome;
 use crate::lake::Lake;
-use crate::parquet_io::read_batches;
+use crate::lake::parquet::read_batches;
 use crate::settings::ExportSettings;
+use crate::silver::read_committed;
 use crate::tables::Table;
-use crate::transform::read_committed;
 
 /// The tables exported, in this order.
 pub const EXPORTED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];
 
-pub async fn run(lake: &Lake, settings: &ExportSettings) -> anyhow::Result<Outcome> {
-    crate::exit::task("export", &settings.subject, settings.ds, export(lake, settings)).await
-}
-
-async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
+/// Writes the silver tables of `s.partition` into `s.out`, in `s.format`.
+pub async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
     for table in EXPORTED {
-        let committed = read_committed(lake, table, &s.subject, s.ds).await?;
-        let target = s.out.join(format!("{}.csv", table.name()));
+        let committed = read_committed(lake, table, &s.partition).await?;
+        let (extension, write) = match s.format {
+            ExportFormat::Csv => ("csv", write_csv),
+        };
+        let target = s.out.join(format!("{}.{extension}", table.name()));
         let mut rows = 0;
         for object in &committed.manifest.objects {
-            rows += write_csv(lake, &Path::from(object.path.as_str()), object.bytes, &target).await?;
+            rows += write(lake, Path::from(object.path.as_str()), object.bytes, target.clone()).await?;
         }
         tracing::info!(table = table.name(), rows, file = %target.display(), "exported");
     }
@@ -40,7 +41,8 @@ async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
 }
 
 /// Streams one Parquet object into a CSV file; returns the rows written.
-async fn write_csv(lake: &Lake, source: &Path, size: u64, target: &FsPath) -> anyhow::Result<u64> {
+async fn write_csv(lake: &Lake, source: Path, size: u64, target: PathBuf) -> anyhow::Result<u64> {
+    let (source, target) = (&source, target.as_path());
     let mut stream = read_batches(lake, source, size).await.with_context(|| format!("reading {source}"))?;
     let partial = PathBuf::from(format!("{}.partial", target.display()));
     let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;

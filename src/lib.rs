@@ -1,40 +1,48 @@
 //! bookpipe: Open Library subjects into a lake and a warehouse, one idempotent, date-partitioned task
 //! at a time.
 //!
-//! The modules read in the order the data flows:
+//! The modules read in the order the data flows (docs/architecture.md has the map, file by file):
 //!
-//! - [`cli`] holds what was typed (clap), [`settings`] turns it into checked types ([`settings::Ds`],
-//!   [`settings::Subject`], [`settings::LakeUrl`], ...) and refuses bad input at the edge;
-//! - [`lake`] is the only door to storage (`object_store`), [`manifest`] the commit protocol;
+//! - [`cli`] holds what was typed (clap types and every flag's env var, importing nothing of the
+//!   crate); [`settings`] turns it into checked types ([`settings::Partition`], [`settings::Ds`],
+//!   [`settings::LakeUrl`], ...) and refuses bad input at the edge; [`exit`] is the outcomes and
+//!   their documented exit codes;
+//! - [`lake`] is the only door to storage (`object_store`): [`lake::layout`] names every path,
+//!   [`lake::commit`] is the commit protocol, [`lake::parquet`] streams Parquet;
 //! - [`openlibrary`] is the only door to the HTTP API, paced by [`ratelimit`];
 //! - [`fetch`] is the first task: Open Library → the raw zone;
 //! - [`transform`] the second: raw → silver Parquet, with [`records`] (JSON → rows, pure),
 //!   [`tables`] (the explicit schemas) and [`sorted`] (sorted, deterministic Parquet in bounded
-//!   memory); [`export`] writes silver as CSV;
+//!   memory); [`silver`] is the contract between it and its readers; [`export`] writes silver as
+//!   CSV;
 //! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL), [`aggregate`] computes the
-//!   three answers there and writes them to the gold zone; [`run`] chains all four.
+//!   three answers there and writes them to the gold zone;
+//! - [`commands`] is the command layer: one file per command, `run` chains the four tasks.
 //!
-//! [`synth`] makes Open Library-shaped data for tests and benchmarks.
-//! [`exit`] maps every outcome to the documented process exit codes; [`logging`] sets up tracing.
+//! No task imports another: they meet only in the lake's layout, the silver contract and the
+//! warehouse. [`logging`] sets up tracing; [`allocator`] tunes glibc's malloc.
+
+// The synthetic test data (tests/it/support/synth.rs), shared with the integration tests, names
+// the crate as they do; the unit tests include it too.
+#[cfg(test)]
+extern crate self as bookpipe;
 
 pub mod aggregate;
+pub mod allocator;
 pub mod cli;
+pub mod commands;
 pub mod exit;
 pub mod export;
 pub mod fetch;
 pub mod lake;
 pub mod load;
 pub mod logging;
-pub mod manifest;
-pub mod memory;
 pub mod openlibrary;
-pub mod parquet_io;
 pub mod ratelimit;
 pub mod records;
-pub mod run;
 pub mod settings;
+pub mod silver;
 pub mod sorted;
-pub mod synth;
 pub mod tables;
 pub mod transform;
 pub mod warehouse;

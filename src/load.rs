@@ -10,17 +10,14 @@ use object_store::path::Path;
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
-use crate::manifest::Committed;
-use crate::parquet_io::read_batches;
+use crate::lake::commit::Committed;
+use crate::lake::parquet::read_batches;
 use crate::settings::LoadSettings;
-use crate::transform::{TransformDetails, read_committed};
+use crate::silver::{TransformDetails, read_committed};
 use crate::warehouse::{Batches, LOADED, Warehouse, WarehouseError};
 
-pub async fn run(lake: &Lake, settings: &LoadSettings) -> anyhow::Result<Outcome> {
-    crate::exit::task("load", &settings.subject, settings.ds, load(lake, settings)).await
-}
-
-async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
+/// Loads the silver partition of `s.partition` into the warehouse.
+pub async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
     let silver = read_silver(lake, s).await?;
     let mut warehouse = Warehouse::connect(&s.warehouse).await?;
     let applied = warehouse.migrate().await?;
@@ -42,7 +39,7 @@ async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
         tables.push((*table, batches));
     }
     let started = std::time::Instant::now();
-    let counts = warehouse.replace_slice(&s.subject, s.ds, tables).await?;
+    let counts = warehouse.replace_slice(&s.partition, tables).await?;
     let expected = silver[0].manifest.details.clone();
     if (counts.books, counts.authors, counts.book_authors) != (expected.books, expected.authors, expected.book_authors)
     {
@@ -65,13 +62,13 @@ async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
 async fn read_silver(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Vec<Committed<TransformDetails>>> {
     let mut silver = Vec::with_capacity(LOADED.len());
     for table in LOADED {
-        silver.push(read_committed(lake, table, &s.subject, s.ds).await?);
+        silver.push(read_committed(lake, table, &s.partition).await?);
     }
     if silver.iter().any(|c| c.manifest.inputs != silver[0].manifest.inputs) {
         anyhow::bail!(
             "the silver tables of subject {} ds {} were built from different raw partitions; rerun transform",
-            s.subject,
-            s.ds
+            s.partition.subject,
+            s.partition.ds
         );
     }
     Ok(silver)

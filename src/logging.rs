@@ -12,7 +12,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
+use crate::cli::{LogFormat, flags};
 
 /// The one set of progress bars of the process; hidden when stderr is not a terminal.
 pub fn progress() -> &'static MultiProgress {
@@ -33,7 +33,7 @@ pub fn init(format: LogFormat) {
         LogFormat::Human => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let filter = EnvFilter::try_from_env("BOOKPIPE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(flags::LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(SuspendingStderr);
     let _ = if json {
         builder.json().with_current_span(true).with_span_list(false).flatten_event(true).try_init()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    bookpipe::memory::limit_arenas();
+    bookpipe::allocator::limit_arenas();
     let cli = bookpipe::cli::Cli::parse();
     bookpipe::logging::init(cli.global.log_format);
     let nothing_to_do = cli.global.nothing_to_do_exit_code;
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return bookpipe::exit::Code::Failure.into();
         }
     };
-    let result = runtime.block_on(bookpipe::cli::run(cli));
+    let result = runtime.block_on(bookpipe::commands::dispatch(cli));
     match bookpipe::exit::report(result) {
         bookpipe::exit::Code::NothingToDo => ExitCode::from(nothing_to_do),
         code => code.into(),

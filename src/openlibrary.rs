@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn urls_are_built_under_the_base() {
         let ol = client("https://mirror.example/ol/");
-        let subject = Subject::parse("--subject", "place:london").unwrap();
+        let subject = Subject::parse(crate::cli::flags::SUBJECT, "place:london").unwrap();
         assert_eq!(
             ol.subject_page_url(&subject, 1000, 2000).as_str(),
             "https://mirror.example/ol/subjects/place:london.json?limit=1000&offset=2000&sort=key"

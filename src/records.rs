@@ -460,5 +460,4 @@ fn kind(value: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "records_tests.rs"]
 mod tests;

@@ -21,11 +21,10 @@ use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use object_store::path::Path;
-use parquet::errors::ParquetError;
 
 use crate::lake::Lake;
-use crate::manifest::Object;
-use crate::parquet_io::ParquetOut;
+use crate::lake::commit::Object;
+use crate::lake::parquet::{ParquetOut, ParquetWriteError};
 use crate::tables::Table;
 
 /// Rows per batch handed to the Parquet writer (and per merge output).
@@ -37,8 +36,8 @@ pub enum SortError {
     Arrow { table: &'static str, source: ArrowError },
     #[error("spilling {table} to {path}: {source}")]
     Spill { table: &'static str, path: String, source: std::io::Error },
-    #[error("writing {path}: {source}")]
-    Parquet { path: String, source: ParquetError },
+    #[error(transparent)]
+    Write(#[from] ParquetWriteError),
 }
 
 /// Rows in sort order, as `(batch, row)` indices into a list of batches.
@@ -154,8 +153,8 @@ impl SortedParquet {
         tracing::debug!(table, run = self.runs.len(), rows = order.len(), "spilled a sorted run");
         self.runs.push(path);
         // The buffer, its sort keys and the IPC writer's buffers were just freed: give them back
-        // rather than let them strand below live memory (src/memory.rs).
-        crate::memory::release_free_pages();
+        // rather than let them strand below live memory (src/allocator.rs).
+        crate::allocator::release_free_pages();
         Ok(())
     }
 
@@ -175,7 +174,7 @@ impl SortedParquet {
                 out.write(&chunk).await?;
             }
         }
-        out.finish(self.rows).await
+        Ok(out.finish(self.rows).await?)
     }
 }
 
@@ -296,7 +295,7 @@ mod tests {
         assert_eq!(bytes, spilled_bytes);
         assert_eq!(in_memory.rows, Some(20_000));
         assert_eq!(in_memory.bytes, bytes.len() as u64);
-        assert_eq!(in_memory.sha256, crate::manifest::sha256_hex(&bytes));
+        assert_eq!(in_memory.sha256, crate::lake::commit::sha256_hex(&bytes));
 
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes, 4096).unwrap();
         let mut keys = Vec::new();

@@ -25,9 +25,11 @@ use object_store::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AUTHOR_STAMP, AuthorCounts, AuthorRecord, AuthorRequests, FetchError};
-use crate::lake::{self, Lake};
-use crate::manifest::{self, Object};
+use super::details::{AUTHOR_STAMP, AuthorCounts, AuthorRecord, AuthorRequests};
+use super::error::FetchError;
+use super::output;
+use crate::lake::commit::{self, Object};
+use crate::lake::{Lake, layout};
 use crate::openlibrary::{Check, OpenLibrary, SourceError, parse_author_key};
 use crate::records;
 use crate::settings::{Ds, FetchSettings};
@@ -164,13 +166,13 @@ impl<'a> Fetcher<'a> {
             lake,
             client,
             s,
-            folder: lake::raw_author_partition(&s.subject, s.ds),
+            folder: layout::raw_author_partition(&s.partition),
             stamp: s.now.format(AUTHOR_STAMP).to_string(),
             next_batch: AtomicU32::new(0),
             batches: AtomicU64::new(0),
             single: AtomicU64::new(0),
             gone: Mutex::new(None),
-            bar: super::bar("authors", Some(0)),
+            bar: output::bar("authors", Some(0)),
         }
     }
 
@@ -207,8 +209,8 @@ impl<'a> Fetcher<'a> {
             Err(err) => return Err(err.into()),
         };
         let n = self.next_batch.fetch_add(1, Ordering::Relaxed);
-        let path = self.folder.clone().join(lake::author_batch_name(&self.stamp, n));
-        let object = super::store(self.lake, &path, body, Some(result.len() as u64)).await?;
+        let path = self.folder.clone().join(layout::author_batch_name(&self.stamp, n));
+        let object = output::store(self.lake, &path, body, Some(result.len() as u64)).await?;
         self.batches.fetch_add(1, Ordering::Relaxed);
         let mut found = Vec::with_capacity(keys.len());
         let mut omitted = Vec::new();
@@ -250,8 +252,8 @@ impl<'a> Fetcher<'a> {
                 Err(err) => return Err(err.into()),
             };
             let redirect = records::redirect_target(&body);
-            let path = self.folder.clone().join(lake::author_record_name(key, &self.stamp));
-            let object = super::store(self.lake, &path, body, None).await?;
+            let path = self.folder.clone().join(layout::author_record_name(key, &self.stamp));
+            let object = output::store(self.lake, &path, body, None).await?;
             round.0.push(self.record(key, &path, &object, false, redirect));
             round.2.push(object);
         }
@@ -338,18 +340,18 @@ async fn reusable(lake: &Lake, s: &FetchSettings) -> Result<HashMap<String, Auth
         _ => drop(cache.insert(record.key.clone(), record)),
     };
     let mut days: Vec<(Ds, Path)> = lake
-        .list_folders(&lake::raw_subject_prefix(&s.subject))
+        .list_folders(&layout::raw_subject_prefix(&s.partition.subject))
         .await?
         .into_iter()
         .filter_map(|folder| {
             let name = folder.filename()?.strip_prefix("ds=")?.to_string();
-            Some((Ds::parse("ds", &name).ok()?, folder))
+            Some((Ds::parse(crate::cli::flags::DS, &name).ok()?, folder))
         })
-        .filter(|(ds, _)| *ds != s.ds)
+        .filter(|(ds, _)| *ds != s.partition.ds)
         .collect();
     days.sort_by_key(|(ds, _)| std::cmp::Reverse(*ds));
     for (_, folder) in days.into_iter().take(PRIOR_PARTITIONS) {
-        let Some((prior, _, _)) = manifest::read_as::<Prior>(lake, &folder).await? else { continue };
+        let Some((prior, _, _)) = commit::read_as::<Prior>(lake, &folder).await? else { continue };
         // Records of manifests written before batches carry no digest of their own, and were never
         // read for redirects: they are fetched again (a batch per 100), not reused.
         for mut record in prior.details.author_records.into_iter().filter(|r| r.sha256.is_some()) {
@@ -368,9 +370,9 @@ async fn reusable(lake: &Lake, s: &FetchSettings) -> Result<HashMap<String, Auth
 /// complete run a `--force` redoes).
 async fn stored_here(lake: &Lake, s: &FetchSettings) -> Result<Vec<AuthorRecord>, FetchError> {
     let mut records = Vec::new();
-    for object in lake.list(&lake::raw_author_partition(&s.subject, s.ds)).await? {
+    for object in lake.list(&layout::raw_author_partition(&s.partition)).await? {
         let name = object.location.filename().unwrap_or_default();
-        let Some((key, stamp)) = lake::parse_author_object_name(name) else { continue };
+        let Some((key, stamp)) = layout::parse_author_object_name(name) else { continue };
         let Ok(fetched_at) = NaiveDateTime::parse_from_str(stamp, AUTHOR_STAMP) else { continue };
         let body = lake.get(&object.location).await?;
         let object = Object::describe(&object.location, &body, None);

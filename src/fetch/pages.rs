@@ -13,10 +13,13 @@ use bytes::Bytes;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
-use super::FetchError;
+use super::error::FetchError;
+use super::output;
+use crate::cli::flags;
 use crate::exit::BadInput;
-use crate::lake::{self, Lake};
-use crate::manifest::Object;
+use crate::lake::Lake;
+use crate::lake::commit::Object;
+use crate::lake::layout::{self, FETCH_STATE as STATE};
 use crate::openlibrary::{Check, OpenLibrary, SourceError, parse_author_key};
 use crate::settings::FetchSettings;
 
@@ -31,7 +34,6 @@ struct FetchState {
     sort: Option<String>,
 }
 
-const STATE: &str = "_fetch_state.json";
 const SORT: &str = "key";
 
 impl FetchState {
@@ -65,7 +67,7 @@ pub(super) async fn stored(lake: &Lake, partition: &Path) -> Result<Stored, Fetc
         let name = object.location.filename().unwrap_or_default();
         if name == STATE {
             state = lake.get_opt(&object.location).await?;
-        } else if let Some(index) = lake::parse_page_name(name) {
+        } else if let Some(index) = layout::parse_page_name(name) {
             pages.insert(index, object.location);
         }
     }
@@ -125,7 +127,7 @@ pub(super) async fn fetch(
     partition: &Path,
     stored: &HashMap<u32, Path>,
 ) -> Result<Pages, FetchError> {
-    let bar = super::bar("pages", None);
+    let bar = output::bar("pages", None);
     let mut pages = Pages {
         count: 0,
         resumed: 0,
@@ -149,8 +151,8 @@ pub(super) async fn fetch(
         let index = pages.count;
         let offset = u64::from(index) * u64::from(s.limit);
         let want = u64::from(s.limit).min(cap - offset) as u32;
-        let url = client.subject_page_url(&s.subject, want, offset);
-        let path = partition.clone().join(lake::page_name(index));
+        let url = client.subject_page_url(&s.partition.subject, want, offset);
+        let path = partition.clone().join(layout::page_name(index));
         let check = |body: &[u8]| check_page(body, offset, announced);
         let resumed = match stored.get(&index) {
             Some(path) => {
@@ -204,7 +206,7 @@ pub(super) async fn fetch(
     }
     bar.finish_and_clear();
     for stale in stored.keys().filter(|&&index| index >= pages.count) {
-        lake.delete(&partition.clone().join(lake::page_name(*stale))).await?;
+        lake.delete(&partition.clone().join(layout::page_name(*stale))).await?;
     }
 
     pages.distinct = distinct.len() as u64 + keyless;
@@ -216,7 +218,7 @@ pub(super) async fn fetch(
         for path in stored.values() {
             lake.delete(path).await?;
         }
-        let url = client.subject_page_url(&s.subject, s.limit, 0);
+        let url = client.subject_page_url(&s.partition.subject, s.limit, 0);
         return Err(FetchError::Incomplete {
             url: url.to_string(),
             expected: target,
@@ -242,8 +244,7 @@ fn refused(err: SourceError, s: &FetchSettings) -> FetchError {
     if err.status() != Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY) {
         return err.into();
     }
-    let flag =
-        if err.to_string().contains("limit") { "--limit (BOOKPIPE_LIMIT)" } else { "--api-url (BOOKPIPE_API_URL)" };
+    let flag = if err.to_string().contains("limit") { flags::LIMIT } else { flags::API_URL };
     FetchError::Refused(BadInput::new(flag, format!("{} was refused by the server: {err}", s.limit)))
 }
 

@@ -7,100 +7,19 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use reqwest::Url;
 
 use crate::cli::{
-    AggregateArgs, ExportArgs, FetchArgs, FetchOptions, GlobalArgs, LoadArgs, OutputFormat, PartitionArgs, RunArgs,
-    TransformArgs,
+    AggregateArgs, ExportArgs, ExportFormat, FetchArgs, FetchOptions, Flag, GlobalArgs, LoadArgs, OutputFormat,
+    RunArgs, TransformArgs, flags,
 };
 use crate::exit::BadInput;
 
+mod partition;
 mod warehouse_url;
+pub use partition::{Ds, Partition, Subject};
 pub use warehouse_url::{PgEnv, PgTarget, PgTls, TlsMode, WarehouseUrl, redacted};
-
-/// A logical date: a real calendar day written `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ds(NaiveDate);
-
-impl Ds {
-    pub fn parse(flag: &'static str, raw: &str) -> Result<Self, BadInput> {
-        let well_formed = raw.len() == 10
-            && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
-        if !well_formed {
-            return Err(BadInput::new(flag, format!("{raw:?} is not a date written YYYY-MM-DD")));
-        }
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map(Ds)
-            .map_err(|_| BadInput::new(flag, format!("{raw:?} is not a real calendar date")))
-    }
-
-    pub fn date(self) -> NaiveDate {
-        self.0
-    }
-}
-
-impl From<NaiveDate> for Ds {
-    fn from(date: NaiveDate) -> Self {
-        Ds(date)
-    }
-}
-
-impl fmt::Display for Ds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
-    }
-}
-
-/// An Open Library subject key: `science_fiction`, `place:london`, `person:sherlock_holmes`,
-/// `time:19th_century`. Lower-cased; it becomes both a URL path segment and a lake partition value,
-/// so anything that could escape either (`/`, `..`, whitespace, control or URL-special characters)
-/// is refused.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Subject(String);
-
-const SUBJECT_PREFIXES: [&str; 3] = ["place", "person", "time"];
-
-impl Subject {
-    pub fn parse(flag: &'static str, raw: &str) -> Result<Self, BadInput> {
-        let slug = raw.to_lowercase();
-        let refuse = |why: &str| Err(BadInput::new(flag, format!("subject {raw:?} {why}")));
-        if slug.is_empty() {
-            return refuse("is empty; give a subject key such as science_fiction");
-        }
-        if slug.len() > 200 {
-            return refuse("is longer than 200 bytes");
-        }
-        if let Some(c) = slug.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            return refuse(&format!("contains {c:?}; Open Library writes spaces as '_'"));
-        }
-        if let Some(c) = slug.chars().find(|c| matches!(c, '/' | '\\' | '?' | '#' | '%' | '=' | '"')) {
-            return refuse(&format!("contains {c:?}, which cannot be part of a subject key"));
-        }
-        if slug.contains("..") || slug.starts_with('.') {
-            return refuse("contains a path step ('..' or a leading '.')");
-        }
-        if let Some((prefix, rest)) = slug.split_once(':') {
-            if !SUBJECT_PREFIXES.contains(&prefix) {
-                return refuse("has an unknown prefix; Open Library knows place:, person: and time:");
-            }
-            if rest.is_empty() || rest.contains(':') {
-                return refuse("needs one name after its prefix, e.g. place:london");
-            }
-        }
-        Ok(Subject(slug))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Subject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Where the lake lives. All access goes through `object_store`; this says which backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +33,7 @@ pub enum LakeUrl {
 }
 
 impl LakeUrl {
-    pub fn parse(flag: &'static str, raw: &str) -> Result<Self, BadInput> {
+    pub fn parse(flag: Flag, raw: &str) -> Result<Self, BadInput> {
         if raw.is_empty() {
             return Err(BadInput::new(flag, "the lake location is empty"));
         }
@@ -172,7 +91,7 @@ pub struct GlobalSettings {
 
 impl GlobalSettings {
     pub fn resolve(args: &GlobalArgs) -> Result<Self, BadInput> {
-        Ok(Self { lake: LakeUrl::parse("--lake (BOOKPIPE_LAKE)", &args.lake)? })
+        Ok(Self { lake: LakeUrl::parse(flags::LAKE, &args.lake)? })
     }
 }
 
@@ -191,8 +110,7 @@ pub struct HttpSettings {
 /// Everything `fetch` needs, checked.
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
-    pub ds: Ds,
-    pub subject: Subject,
+    pub partition: Partition,
     pub http: HttpSettings,
     pub limit: u32,
     pub max_works: Option<u64>,
@@ -215,18 +133,17 @@ pub const MAX_AUTHOR_BATCH: u32 = 100;
 
 impl FetchSettings {
     pub fn resolve(args: &FetchArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
-        let (ds, subject) = partition(&args.partition)?;
-        Self::from_options(ds, subject, &args.options, now)
+        Self::from_options(Partition::resolve(&args.partition)?, &args.options, now)
     }
 
-    /// The settings for `(subject, ds)` with the fetch options given (shared with `run`).
-    pub fn from_options(ds: Ds, subject: Subject, args: &FetchOptions, now: DateTime<Utc>) -> Result<Self, BadInput> {
-        let api_url = parse_api_url("--api-url (BOOKPIPE_API_URL)", &args.api_url)?;
+    /// The settings for `partition` with the fetch options given (shared with `run`).
+    pub fn from_options(partition: Partition, args: &FetchOptions, now: DateTime<Utc>) -> Result<Self, BadInput> {
+        let api_url = parse_api_url(flags::API_URL, &args.api_url)?;
         let contact = match args.contact.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(c) if c.chars().any(|ch| ch.is_control() || matches!(ch, '(' | ')')) => {
                 return Err(BadInput::new(
-                    "--contact (BOOKPIPE_CONTACT)",
+                    flags::CONTACT,
                     "must be one line without parentheses, e.g. data@example.com",
                 ));
             }
@@ -235,45 +152,41 @@ impl FetchSettings {
         let rate = args.rate.unwrap_or(if contact.is_some() { 3.0 } else { 1.0 });
         if !(rate.is_finite() && rate > 0.0 && rate <= 1000.0) {
             return Err(BadInput::new(
-                "--rate (BOOKPIPE_RATE)",
+                flags::RATE,
                 format!("{rate} is not a rate between 0 and 1000 requests per second"),
             ));
         }
         if args.limit == 0 || args.limit > MAX_LIMIT {
             return Err(BadInput::new(
-                "--limit (BOOKPIPE_LIMIT)",
+                flags::LIMIT,
                 format!("{} is outside 1..={MAX_LIMIT}, the range Open Library accepts", args.limit),
             ));
         }
         if args.max_works == Some(0) {
-            return Err(BadInput::new("--max-works (BOOKPIPE_MAX_WORKS)", "0 would fetch nothing"));
+            return Err(BadInput::new(flags::MAX_WORKS, "0 would fetch nothing"));
         }
         if args.timeout == 0 {
-            return Err(BadInput::new("--timeout (BOOKPIPE_TIMEOUT)", "must be at least 1 second"));
+            return Err(BadInput::new(flags::TIMEOUT, "must be at least 1 second"));
         }
         if args.concurrency == 0 {
-            return Err(BadInput::new("--concurrency (BOOKPIPE_CONCURRENCY)", "must be at least 1"));
+            return Err(BadInput::new(flags::CONCURRENCY, "must be at least 1"));
         }
         if args.author_batch == 0 || args.author_batch > MAX_AUTHOR_BATCH {
             return Err(BadInput::new(
-                "--author-batch (BOOKPIPE_AUTHOR_BATCH)",
+                flags::AUTHOR_BATCH,
                 format!("{} is outside 1..={MAX_AUTHOR_BATCH}", args.author_batch),
             ));
         }
         let ratio = args.max_missing_ratio;
         if !(0.0..=1.0).contains(&ratio) {
-            return Err(BadInput::new(
-                "--max-missing-ratio (BOOKPIPE_MAX_MISSING_RATIO)",
-                format!("{ratio} is not between 0 and 1"),
-            ));
+            return Err(BadInput::new(flags::MAX_MISSING_RATIO, format!("{ratio} is not between 0 and 1")));
         }
         let user_agent = match &contact {
             Some(contact) => format!("bookpipe/{} ({contact})", crate::VERSION),
             None => format!("bookpipe/{}", crate::VERSION),
         };
         Ok(Self {
-            ds,
-            subject,
+            partition,
             http: HttpSettings {
                 api_url,
                 user_agent,
@@ -295,16 +208,10 @@ impl FetchSettings {
     }
 }
 
-/// The partition a task works on.
-fn partition(args: &PartitionArgs) -> Result<(Ds, Subject), BadInput> {
-    Ok((Ds::parse("--ds (BOOKPIPE_DS)", &args.ds)?, Subject::parse("--subject (BOOKPIPE_SUBJECT)", &args.subject)?))
-}
-
 /// Everything `transform` needs, checked.
 #[derive(Debug, Clone)]
 pub struct TransformSettings {
-    pub ds: Ds,
-    pub subject: Subject,
+    pub partition: Partition,
     /// Rejected records over all records above which the task fails.
     pub max_reject_ratio: f64,
     pub force: bool,
@@ -312,116 +219,120 @@ pub struct TransformSettings {
 
 impl TransformSettings {
     pub fn resolve(args: &TransformArgs) -> Result<Self, BadInput> {
-        let (ds, subject) = partition(&args.partition)?;
-        let ratio = args.max_reject_ratio;
-        if !(0.0..=1.0).contains(&ratio) {
-            return Err(BadInput::new(
-                "--max-reject-ratio (BOOKPIPE_MAX_REJECT_RATIO)",
-                format!("{ratio} is not between 0 and 1"),
-            ));
-        }
-        Ok(Self { ds, subject, max_reject_ratio: ratio, force: args.force })
+        let partition = Partition::resolve(&args.partition)?;
+        Ok(Self { partition, max_reject_ratio: reject_ratio(args.max_reject_ratio)?, force: args.force })
     }
+}
+
+/// `--max-reject-ratio`, a share.
+fn reject_ratio(ratio: f64) -> Result<f64, BadInput> {
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(BadInput::new(flags::MAX_REJECT_RATIO, format!("{ratio} is not between 0 and 1")));
+    }
+    Ok(ratio)
 }
 
 /// Everything `export` needs, checked.
 #[derive(Debug, Clone)]
 pub struct ExportSettings {
-    pub ds: Ds,
-    pub subject: Subject,
+    pub partition: Partition,
+    pub format: ExportFormat,
     pub out: PathBuf,
 }
 
 impl ExportSettings {
     pub fn resolve(args: &ExportArgs) -> Result<Self, BadInput> {
-        let (ds, subject) = partition(&args.partition)?;
+        let partition = Partition::resolve(&args.partition)?;
         if args.out.as_os_str().is_empty() {
-            return Err(BadInput::new("--out (BOOKPIPE_EXPORT_OUT)", "the output folder is empty"));
+            return Err(BadInput::new(flags::EXPORT_OUT, "the output folder is empty"));
         }
-        Ok(Self { ds, subject, out: args.out.clone() })
+        Ok(Self { partition, format: args.format, out: args.out.clone() })
     }
 }
 
 /// Everything `load` needs, checked.
 #[derive(Debug, Clone)]
 pub struct LoadSettings {
-    pub ds: Ds,
-    pub subject: Subject,
+    pub partition: Partition,
     pub warehouse: WarehouseUrl,
 }
 
 impl LoadSettings {
     pub fn resolve(args: &LoadArgs) -> Result<Self, BadInput> {
-        let (ds, subject) = partition(&args.partition)?;
-        Ok(Self { ds, subject, warehouse: WarehouseUrl::resolve(&args.warehouse)? })
+        Ok(Self { partition: Partition::resolve(&args.partition)?, warehouse: WarehouseUrl::resolve(&args.warehouse)? })
     }
 }
 
 /// Everything `aggregate` needs, checked.
 #[derive(Debug, Clone)]
 pub struct AggregateSettings {
-    pub ds: Ds,
-    pub subject: Subject,
+    pub partition: Partition,
     pub warehouse: WarehouseUrl,
     pub output: OutputFormat,
 }
 
 impl AggregateSettings {
     pub fn resolve(args: &AggregateArgs) -> Result<Self, BadInput> {
-        let (ds, subject) = partition(&args.partition)?;
-        Ok(Self { ds, subject, warehouse: WarehouseUrl::resolve(&args.warehouse)?, output: args.output })
+        let partition = Partition::resolve(&args.partition)?;
+        Ok(Self { partition, warehouse: WarehouseUrl::resolve(&args.warehouse)?, output: args.output })
     }
 }
 
-/// Everything `run` needs: the settings of each task for each subject.
+/// Everything `run` needs: each subject's four tasks, each with settings built for that subject.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
-    pub subjects: Vec<Subject>,
-    pub ds: Ds,
+    pub subjects: Vec<SubjectRun>,
+}
+
+/// The chain for one subject of a `run`.
+#[derive(Debug, Clone)]
+pub struct SubjectRun {
     pub fetch: FetchSettings,
     pub transform: TransformSettings,
-    pub warehouse: WarehouseUrl,
-    pub output: OutputFormat,
+    pub load: LoadSettings,
+    pub aggregate: AggregateSettings,
 }
 
 impl RunSettings {
     pub fn resolve(args: &RunArgs, now: DateTime<Utc>) -> Result<Self, BadInput> {
         let ds = match &args.ds {
-            Some(raw) => Ds::parse("--ds (BOOKPIPE_DS)", raw)?,
-            None => Ds(now.date_naive()),
+            Some(raw) => Ds::parse(flags::DS, raw)?,
+            None => Ds::from(now.date_naive()),
         };
-        let mut subjects = Vec::with_capacity(args.subjects.len());
+        let max_reject_ratio = reject_ratio(args.max_reject_ratio)?;
+        let warehouse = WarehouseUrl::resolve(&args.warehouse)?;
+        let mut partitions: Vec<Partition> = Vec::with_capacity(args.subjects.len());
         for raw in &args.subjects {
-            let subject = Subject::parse("--subject (BOOKPIPE_SUBJECTS)", raw)?;
-            if !subjects.contains(&subject) {
-                subjects.push(subject);
+            let partition = Partition::new(Subject::parse(flags::SUBJECTS, raw)?, ds);
+            if !partitions.contains(&partition) {
+                partitions.push(partition);
             }
         }
-        let first = subjects
-            .first()
-            .cloned()
-            .ok_or_else(|| BadInput::new("--subject (BOOKPIPE_SUBJECTS)", "give at least one subject"))?;
-        let ratio = args.max_reject_ratio;
-        if !(0.0..=1.0).contains(&ratio) {
-            return Err(BadInput::new(
-                "--max-reject-ratio (BOOKPIPE_MAX_REJECT_RATIO)",
-                format!("{ratio} is not between 0 and 1"),
-            ));
+        if partitions.is_empty() {
+            return Err(BadInput::new(flags::SUBJECTS, "give at least one subject"));
         }
-        Ok(Self {
-            fetch: FetchSettings::from_options(ds, first.clone(), &args.fetch, now)?,
-            transform: TransformSettings { ds, subject: first, max_reject_ratio: ratio, force: args.fetch.force },
-            warehouse: WarehouseUrl::resolve(&args.warehouse)?,
-            output: args.output,
-            subjects,
-            ds,
-        })
+        let subjects = partitions
+            .into_iter()
+            .map(|partition| {
+                Ok(SubjectRun {
+                    fetch: FetchSettings::from_options(partition.clone(), &args.fetch, now)?,
+                    transform: TransformSettings {
+                        partition: partition.clone(),
+                        max_reject_ratio,
+                        force: args.fetch.force,
+                    },
+                    load: LoadSettings { partition: partition.clone(), warehouse: warehouse.clone() },
+                    aggregate: AggregateSettings { partition, warehouse: warehouse.clone(), output: args.output },
+                })
+            })
+            .collect::<Result<_, BadInput>>()?;
+        Ok(Self { subjects })
     }
 }
 
 /// An http(s) base URL, normalised to end in `/` so endpoint paths join under it (mirrors may
 /// serve the API below a path).
-fn parse_api_url(flag: &'static str, raw: &str) -> Result<Url, BadInput> {
+fn parse_api_url(flag: Flag, raw: &str) -> Result<Url, BadInput> {
     let mut url = Url::parse(raw).map_err(|err| BadInput::new(flag, format!("{raw:?} is not a URL ({err})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(BadInput::new(flag, format!("{raw:?} is not an http(s) URL with a host")));
@@ -440,41 +351,7 @@ fn parse_api_url(flag: &'static str, raw: &str) -> Result<Url, BadInput> {
 mod tests {
     use super::*;
 
-    const F: &str = "--x";
-
-    #[test]
-    fn ds_accepts_real_dates_only() {
-        assert_eq!(Ds::parse(F, "2024-02-29").unwrap().to_string(), "2024-02-29");
-        for bad in ["2024-02-30", "2023-02-29", "2024-2-3", "20240501", "2024-05-01T00:00", "", "yesterday"] {
-            let err = Ds::parse(F, bad).unwrap_err();
-            assert_eq!(err.flag, F, "{bad}");
-        }
-        assert!(Ds::parse(F, "2024-02-30").unwrap_err().message.contains("not a real calendar date"));
-    }
-
-    #[test]
-    fn subjects_are_lowercased_and_prefixes_checked() {
-        assert_eq!(Subject::parse(F, "Science_Fiction").unwrap().as_str(), "science_fiction");
-        assert_eq!(Subject::parse(F, "place:london").unwrap().as_str(), "place:london");
-        assert_eq!(Subject::parse(F, "person:sherlock_holmes").unwrap().as_str(), "person:sherlock_holmes");
-        assert_eq!(Subject::parse(F, "time:19th_century").unwrap().as_str(), "time:19th_century");
-        assert_eq!(Subject::parse(F, "ficción").unwrap().as_str(), "ficción");
-        for bad in [
-            "",
-            "../etc",
-            "a/b",
-            "science fiction",
-            "tab\there",
-            "nul\0",
-            "..",
-            "x?y=1",
-            "planet:mars",
-            "place:",
-            ".hidden",
-        ] {
-            assert!(Subject::parse(F, bad).is_err(), "{bad:?} should be refused");
-        }
-    }
+    const F: Flag = flags::LAKE;
 
     #[test]
     fn lake_urls() {

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::cli::WarehouseArgs;
+use crate::cli::{WarehouseArgs, flags};
 use crate::exit::BadInput;
 
 /// Where the warehouse lives.
@@ -92,8 +92,6 @@ impl fmt::Display for WarehouseUrl {
     }
 }
 
-const WAREHOUSE_FLAG: &str = "--warehouse (BOOKPIPE_WAREHOUSE)";
-
 impl WarehouseUrl {
     /// Parses `duckdb:PATH` or a PostgreSQL URL. The password comes from the URL, else
     /// `password_file`, else `PGPASSWORD`; `sslmode`/`sslrootcert` from the URL, else the env.
@@ -101,14 +99,17 @@ impl WarehouseUrl {
         if let Some(path) = raw.strip_prefix("duckdb:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err(BadInput::new(WAREHOUSE_FLAG, "duckdb: needs a file path, e.g. duckdb:./warehouse.duckdb"));
+                return Err(BadInput::new(
+                    flags::WAREHOUSE,
+                    "duckdb: needs a file path, e.g. duckdb:./warehouse.duckdb",
+                ));
             }
             return Ok(WarehouseUrl::DuckDb(PathBuf::from(path)));
         }
         if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
             let scheme = raw.split_once(':').map_or("", |(scheme, _)| scheme);
             return Err(BadInput::new(
-                WAREHOUSE_FLAG,
+                flags::WAREHOUSE,
                 format!(
                     "a {scheme:?} URL is neither duckdb:PATH nor postgres://… (the URL is not shown: it may hold a password)"
                 ),
@@ -118,7 +119,7 @@ impl WarehouseUrl {
         let (url, sslmode, sslrootcert) = take_tls_options(&encode_userinfo(raw));
         let unreadable = || {
             BadInput::new(
-                WAREHOUSE_FLAG,
+                flags::WAREHOUSE,
                 "a PostgreSQL URL whose user or host is not one: percent-encode an @ in the query \
                  (%40), or in a password that also holds a ? (the URL is not shown: it may hold a password)",
             )
@@ -128,7 +129,7 @@ impl WarehouseUrl {
             // The parser's messages name the option, never its value.
             let cause = std::error::Error::source(&err).map(|cause| format!(": {cause}")).unwrap_or_default();
             BadInput::new(
-                WAREHOUSE_FLAG,
+                flags::WAREHOUSE,
                 format!("not a PostgreSQL URL ({err}{cause}; the URL is not shown: it may hold a password)"),
             )
         })?;
@@ -141,7 +142,7 @@ impl WarehouseUrl {
                     std::fs::read_to_string(path)
                         .map_err(|err| {
                             BadInput::new(
-                                "--warehouse-password-file (BOOKPIPE_WAREHOUSE_PASSWORD_FILE)",
+                                flags::WAREHOUSE_PASSWORD_FILE,
                                 format!("cannot read {}: {err}", path.display()),
                             )
                         })?
@@ -192,7 +193,10 @@ fn tls_options(sslmode: Option<String>, sslrootcert: Option<String>) -> Result<P
         None => TlsMode::Prefer,
         Some(text) => TlsMode::ALL.into_iter().find(|mode| mode.as_str() == text).ok_or_else(|| {
             let known: Vec<&str> = TlsMode::ALL.iter().map(|m| m.as_str()).collect();
-            BadInput::new(WAREHOUSE_FLAG, format!("sslmode {text:?} (or PGSSLMODE) is not one of {}", known.join(", ")))
+            BadInput::new(
+                flags::WAREHOUSE,
+                format!("sslmode {text:?} (or PGSSLMODE) is not one of {}", known.join(", ")),
+            )
         })?,
     };
     let root_cert = sslrootcert.map(PathBuf::from);
@@ -200,7 +204,7 @@ fn tls_options(sslmode: Option<String>, sslrootcert: Option<String>) -> Result<P
         && !path.is_file()
     {
         let shown = path.display();
-        return Err(BadInput::new(WAREHOUSE_FLAG, format!("sslrootcert (or PGSSLROOTCERT) {shown} is not a file")));
+        return Err(BadInput::new(flags::WAREHOUSE, format!("sslrootcert (or PGSSLROOTCERT) {shown} is not a file")));
     }
     Ok(PgTls { mode, root_cert })
 }

@@ -6,7 +6,7 @@
 //! once for all the authors it holds.
 //!
 //! Memory: at a million works the raw manifest lists 200,000 author records. Holding the whole
-//! [`crate::manifest::Manifest`] for the run costs ~70 MB, so only a compact listing is kept (paths,
+//! [`crate::lake::commit::Manifest`] for the run costs ~70 MB, so only a compact listing is kept (paths,
 //! keys and binary digests, ~140 bytes an author). Pages and author records are read a few at a
 //! time, so what is in flight is bounded, whatever the size of the subject.
 
@@ -19,9 +19,9 @@ use object_store::path::Path;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::TransformError;
-use crate::lake::{self, Lake};
-use crate::manifest::{self, Input};
+use super::error::TransformError;
+use crate::lake::commit::{self, Input};
+use crate::lake::{Lake, layout};
 use crate::records::{self, Issues};
 
 /// Pages read and parsed ahead of the one being sorted into the writers.
@@ -107,8 +107,8 @@ pub type ParsedAuthor = (String, AuthorRecord);
 impl RawPartition {
     /// The raw partition at `partition`, or `None` if it has no manifest (not fetched, or not yet
     /// complete).
-    pub async fn read(lake: &Lake, partition: &Path) -> Result<Option<Self>, manifest::ManifestError> {
-        let Some((listing, sha256, path)) = manifest::read_as::<Listing>(lake, partition).await? else {
+    pub async fn read(lake: &Lake, partition: &Path) -> Result<Option<Self>, commit::ManifestError> {
+        let Some((listing, sha256, path)) = commit::read_as::<Listing>(lake, partition).await? else {
             return Ok(None);
         };
         let digests: HashMap<&str, &str> =
@@ -273,7 +273,7 @@ fn batch_result(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value
 }
 
 fn is_page(path: &str) -> bool {
-    path.rsplit('/').next().and_then(lake::parse_page_name).is_some()
+    path.rsplit('/').next().and_then(layout::parse_page_name).is_some()
 }
 
 fn verify(path: &str, body: &[u8], expected: Option<&Expected>) -> Result<(), TransformError> {
@@ -281,10 +281,10 @@ fn verify(path: &str, body: &[u8], expected: Option<&Expected>) -> Result<(), Tr
     let actual: [u8; 32] = Sha256::digest(body).into();
     let expected = match expected {
         Expected::Digest(digest) if *digest == actual => return Ok(()),
-        Expected::Digest(digest) => manifest::hex(digest),
+        Expected::Digest(digest) => commit::hex(digest),
         Expected::Unreadable(hex) => hex.to_string(),
     };
-    Err(TransformError::Checksum { path: path.into(), expected, actual: manifest::hex(&actual) })
+    Err(TransformError::Checksum { path: path.into(), expected, actual: commit::hex(&actual) })
 }
 
 /// A sha256 written as 64 hex digits, as bytes; `None` for anything else.
@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn digests_round_trip() {
         let sha = Sha256::digest(b"bookpipe");
-        let hex = manifest::hex(&sha);
+        let hex = commit::hex(&sha);
         assert_eq!(digest(&hex), Some(<[u8; 32]>::from(sha)));
         assert_eq!(digest(&hex.to_uppercase()), Some(<[u8; 32]>::from(sha)));
         assert_eq!(digest(&hex[..62]), None);

@@ -11,10 +11,10 @@ use ::duckdb::{Connection, params};
 use arrow::array::RecordBatch;
 use futures::TryStreamExt;
 
-use super::{
-    Batches, GOLD, LOADED, LoadCounts, MIGRATIONS, UNDATED_SQL, WarehouseError, count_sql, with_slice_columns,
-};
-use crate::settings::{Ds, Subject};
+use super::error::WarehouseError;
+use super::slice::{Batches, LOADED, LoadCounts, with_slice_columns};
+use super::sql::{self, GOLD};
+use crate::settings::Partition;
 use crate::tables::Table;
 
 pub struct DuckDb {
@@ -74,22 +74,13 @@ impl DuckDb {
 
     pub async fn migrate(&mut self) -> Result<Vec<u32>, WarehouseError> {
         self.blocking("migrating", |conn| {
-            conn.execute_batch(
-                "CREATE TABLE IF NOT EXISTS bookpipe_migrations \
-                 (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)",
-            )
-            .map_err(db)?;
-            let current: Option<i32> =
-                conn.query_row("SELECT max(version) FROM bookpipe_migrations", [], |row| row.get(0)).map_err(db)?;
+            conn.execute_batch(sql::CREATE_MIGRATIONS).map_err(db)?;
+            let current: Option<i32> = conn.query_row(sql::CURRENT_VERSION, [], |row| row.get(0)).map_err(db)?;
             let mut applied = vec![];
-            for migration in MIGRATIONS.iter().filter(|m| m.version as i32 > current.unwrap_or(0)) {
+            for migration in sql::pending(current) {
                 let tx = conn.transaction().map_err(db)?;
                 tx.execute_batch(migration.duckdb).map_err(db)?;
-                tx.execute(
-                    "INSERT INTO bookpipe_migrations VALUES ($1, $2, current_timestamp)",
-                    params![migration.version, migration.name],
-                )
-                .map_err(db)?;
+                tx.execute(sql::RECORD_MIGRATION, params![migration.version, migration.name]).map_err(db)?;
                 tx.commit().map_err(db)?;
                 applied.push(migration.version);
             }
@@ -100,18 +91,16 @@ impl DuckDb {
 
     pub async fn replace_slice(
         &mut self,
-        subject: &Subject,
-        ds: Ds,
+        slice: &Partition,
         tables: Vec<(Table, Batches)>,
     ) -> Result<LoadCounts, WarehouseError> {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Message>(4);
-        let (subject, ds) = (subject.clone(), ds);
+        let slice = slice.clone();
         let writer = self.blocking("loading", move |conn| {
-            let (subject_text, ds_text) = (subject.to_string(), ds.to_string());
+            let (subject_text, ds_text) = (slice.subject.to_string(), slice.ds.to_string());
             let tx = conn.transaction().map_err(db)?;
             for table in LOADED.iter().map(|t| t.name()).chain(["loads"]) {
-                let sql = format!("DELETE FROM {table} WHERE subject = $1 AND ds = CAST($2 AS DATE)");
-                tx.execute(&sql, params![subject_text, ds_text]).map_err(db)?;
+                tx.execute(&sql::delete_slice(table), params![subject_text, ds_text]).map_err(db)?;
             }
             let (counts, committed) = {
                 let mut counts = LoadCounts::default();
@@ -132,7 +121,7 @@ impl DuckDb {
                         appender = Some((table, tx.appender(table.name()).map_err(db)?));
                     }
                     let rows = batch.num_rows() as u64;
-                    let batch = with_slice_columns(&batch, &subject, ds).map_err(|source| WarehouseError::Arrow {
+                    let batch = with_slice_columns(&batch, &slice).map_err(|source| WarehouseError::Arrow {
                         context: format!("loading {}", table.name()),
                         source,
                     })?;
@@ -150,7 +139,7 @@ impl DuckDb {
                 return Err(WarehouseError::Worker("the load was abandoned before all tables were read".into()));
             }
             tx.execute(
-                "INSERT INTO loads VALUES ($1, CAST($2 AS DATE), $3, $4, $5, current_timestamp)",
+                sql::RECORD_LOAD,
                 params![subject_text, ds_text, counts.books, counts.authors, counts.book_authors],
             )
             .map_err(db)?;
@@ -173,13 +162,9 @@ impl DuckDb {
         written
     }
 
-    pub async fn is_loaded(&mut self, subject: &Subject, ds: Ds) -> Result<bool, WarehouseError> {
-        Ok(self.count("loads", Some((subject, ds))).await? > 0)
-    }
-
-    pub async fn count(&mut self, table: &str, slice: Option<(&Subject, Ds)>) -> Result<i64, WarehouseError> {
-        let sql = count_sql(table, slice.is_some());
-        let slice = slice.map(|(s, d)| (s.to_string(), d.to_string()));
+    pub async fn count(&mut self, table: &str, slice: Option<&Partition>) -> Result<i64, WarehouseError> {
+        let sql = sql::count_sql(table, slice.is_some());
+        let slice = slice.map(texts);
         self.blocking("counting", move |conn| {
             match slice {
                 Some((subject, ds)) => conn.query_row(&sql, params![subject, ds], |row| row.get(0)),
@@ -190,17 +175,17 @@ impl DuckDb {
         .await
     }
 
-    pub async fn undated_books(&mut self, subject: &Subject, ds: Ds) -> Result<(i64, i64), WarehouseError> {
-        let (subject, ds) = (subject.to_string(), ds.to_string());
+    pub async fn undated_books(&mut self, slice: &Partition) -> Result<(i64, i64), WarehouseError> {
+        let (subject, ds) = texts(slice);
         self.blocking("counting undated books", move |conn| {
-            conn.query_row(UNDATED_SQL, params![subject, ds], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db)
+            conn.query_row(sql::UNDATED_SQL, params![subject, ds], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db)
         })
         .await
     }
 
     /// Replaces the gold slices in one transaction and reads them back as Arrow.
-    pub async fn aggregate(&mut self, subject: &Subject, ds: Ds) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
-        let (subject, ds) = (subject.to_string(), ds.to_string());
+    pub async fn aggregate(&mut self, slice: &Partition) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
+        let (subject, ds) = texts(slice);
         self.blocking("aggregating", move |conn| {
             let tx = conn.transaction().map_err(db)?;
             for gold in GOLD.iter() {
@@ -240,6 +225,11 @@ fn create_atomically(path: &Path) -> ::duckdb::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(::duckdb::Error::ToSqlConversionFailure(Box::new(err))),
     }
+}
+
+/// A slice's `$1` and `$2` as DuckDB is given them: text (`$2` is cast to a date in the SQL).
+fn texts(slice: &Partition) -> (String, String) {
+    (slice.subject.to_string(), slice.ds.to_string())
 }
 
 /// A DuckDB error; [`DuckDb::blocking`] fills in the file and the context.

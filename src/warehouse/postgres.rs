@@ -16,8 +16,10 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
-use super::{Batches, GOLD, LOADED, LoadCounts, MIGRATIONS, UNDATED_SQL, WarehouseError, count_sql};
-use crate::settings::{Ds, PgTarget, Subject};
+use super::error::WarehouseError;
+use super::slice::{Batches, LOADED, LoadCounts};
+use super::sql::{self, GOLD};
+use crate::settings::{Ds, Partition, PgTarget};
 use crate::tables::Table;
 
 pub struct Postgres {
@@ -69,29 +71,15 @@ impl Postgres {
         let url = self.url.clone();
         let tx = self.client.transaction().await.map_err(pg_err(&url, "migrating"))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg_err(&url, "migrating"))?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS bookpipe_migrations \
-             (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)",
-        )
-        .await
-        .map_err(pg_err(&url, "migrating"))?;
-        let row = tx
-            .query_one("SELECT max(version) FROM bookpipe_migrations", &[])
-            .await
-            .map_err(pg_err(&url, "migrating"))?;
-        let current: i32 = row.get::<_, Option<i32>>(0).unwrap_or(0);
+        tx.batch_execute(sql::CREATE_MIGRATIONS).await.map_err(pg_err(&url, "migrating"))?;
+        let row = tx.query_one(sql::CURRENT_VERSION, &[]).await.map_err(pg_err(&url, "migrating"))?;
         let mut applied = vec![];
-        for migration in MIGRATIONS.iter().filter(|m| m.version as i32 > current) {
+        for migration in sql::pending(row.get(0)) {
             let (version, name) = (migration.version, migration.name);
             tx.batch_execute(migration.postgres)
                 .await
                 .map_err(pg_err(&url, format!("applying migration {version} ({name})")))?;
-            tx.execute(
-                "INSERT INTO bookpipe_migrations VALUES ($1, $2, localtimestamp)",
-                &[&(version as i32), &name.to_string()],
-            )
-            .await
-            .map_err(pg_err(&url, "migrating"))?;
+            tx.execute(sql::RECORD_MIGRATION, &[&(version as i32), &name]).await.map_err(pg_err(&url, "migrating"))?;
             applied.push(version);
         }
         tx.commit().await.map_err(pg_err(&url, "migrating"))?;
@@ -133,14 +121,13 @@ impl Postgres {
 
     pub async fn replace_slice(
         &mut self,
-        subject: &Subject,
-        ds: Ds,
+        slice: &Partition,
         tables: Vec<(Table, Batches)>,
     ) -> Result<LoadCounts, WarehouseError> {
         let url = self.url.clone();
         let err = |context: String| pg_err(&url, context);
-        let partitions = self.day_partitions(ds).await?;
-        let (subject, date) = (subject.as_str(), ds.date());
+        let partitions = self.day_partitions(slice.ds).await?;
+        let (subject, date) = params(slice);
         let tx = self.client.transaction().await.map_err(err("loading".into()))?;
         // One writer per slice: a concurrent load of the same slice waits here until this one
         // commits, then replaces it (without the lock both would delete the old rows and insert).
@@ -149,8 +136,9 @@ impl Postgres {
         // work does not depend on how many days the tables hold.
         let partition = |table: Table| &partitions[LOADED.iter().position(|t| *t == table).expect("a loaded table")];
         for table in LOADED.iter().map(|&t| partition(t).as_str()).chain(["loads"]) {
-            let sql = format!("DELETE FROM {table} WHERE subject = $1 AND ds = $2");
-            tx.execute(&sql, &[&subject, &date]).await.map_err(err(format!("clearing {table}")))?;
+            tx.execute(&sql::delete_slice(table), &[&subject, &date])
+                .await
+                .map_err(err(format!("clearing {table}")))?;
         }
         let mut counts = LoadCounts::default();
         for (table, mut batches) in tables {
@@ -179,41 +167,35 @@ impl Postgres {
         // seconds, at 100,000 books): of the day's partitions only, whatever the history.
         tx.batch_execute(&format!("ANALYZE {}", partitions.join(", "))).await.map_err(err("analyzing".into()))?;
         let (books, authors, links) = (counts.books as i64, counts.authors as i64, counts.book_authors as i64);
-        tx.execute(
-            "INSERT INTO loads VALUES ($1, $2, $3, $4, $5, localtimestamp)",
-            &[&subject, &date, &books, &authors, &links],
-        )
-        .await
-        .map_err(err("recording the load".into()))?;
+        tx.execute(sql::RECORD_LOAD, &[&subject, &date, &books, &authors, &links])
+            .await
+            .map_err(err("recording the load".into()))?;
         tx.commit().await.map_err(err("committing the load".into()))?;
         Ok(counts)
     }
 
-    pub async fn is_loaded(&mut self, subject: &Subject, ds: Ds) -> Result<bool, WarehouseError> {
-        Ok(self.count("loads", Some((subject, ds))).await? > 0)
-    }
-
-    pub async fn count(&mut self, table: &str, slice: Option<(&Subject, Ds)>) -> Result<i64, WarehouseError> {
-        let sql = count_sql(table, slice.is_some());
-        let row = match slice {
-            Some((subject, ds)) => self.client.query_one(&sql, &[&subject.as_str(), &ds.date()]).await,
+    pub async fn count(&mut self, table: &str, slice: Option<&Partition>) -> Result<i64, WarehouseError> {
+        let sql = sql::count_sql(table, slice.is_some());
+        let row = match slice.map(params) {
+            Some((subject, date)) => self.client.query_one(&sql, &[&subject, &date]).await,
             None => self.client.query_one(&sql, &[]).await,
         }
         .map_err(pg_err(&self.url, "counting"))?;
         Ok(row.get(0))
     }
 
-    pub async fn undated_books(&mut self, subject: &Subject, ds: Ds) -> Result<(i64, i64), WarehouseError> {
+    pub async fn undated_books(&mut self, slice: &Partition) -> Result<(i64, i64), WarehouseError> {
+        let (subject, date) = params(slice);
         let row = self
             .client
-            .query_one(UNDATED_SQL, &[&subject.as_str(), &ds.date()])
+            .query_one(sql::UNDATED_SQL, &[&subject, &date])
             .await
             .map_err(pg_err(&self.url, "counting undated books"))?;
         Ok((row.get(0), row.get(1)))
     }
 
-    pub async fn aggregate(&mut self, subject: &Subject, ds: Ds) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
-        let (subject, date): (&str, NaiveDate) = (subject.as_str(), ds.date());
+    pub async fn aggregate(&mut self, slice: &Partition) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
+        let (subject, date) = params(slice);
         let url = self.url.clone();
         let tx = self.client.transaction().await.map_err(pg_err(&url, "aggregating"))?;
         tx.execute(SLICE_LOCK, &[&format!("aggregate:{subject}:{date}")])
@@ -234,6 +216,11 @@ impl Postgres {
         tx.commit().await.map_err(pg_err(&url, "aggregating"))?;
         Ok(answers)
     }
+}
+
+/// A slice's `$1` and `$2` as PostgreSQL is given them: text and a date.
+fn params(slice: &Partition) -> (&str, NaiveDate) {
+    (slice.subject.as_str(), slice.ds.date())
 }
 
 /// A PostgreSQL error, naming the server (redacted) and what was being done.

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bookpipe::cli::flags;
 use bookpipe::fetch::FetchDetails;
-use bookpipe::lake::{self, Lake};
-use bookpipe::manifest;
+use bookpipe::lake::commit;
+use bookpipe::lake::{Lake, layout};
+use bookpipe::settings::Partition;
 use bookpipe::settings::{Ds, LakeUrl, Subject};
 use chrono::Utc;
 use object_store::path::Path;
@@ -42,12 +44,15 @@ fn inject(world: &World, request: &Request, seed: u64, rate: f64, injected: &Ato
 
 /// The raw partition is exactly what the world serves: every page byte for byte, every author.
 async fn assert_exact(lake: &Lake, world: &World, ds: &str) {
-    let partition = lake::raw_subject_partition(&Subject::parse("s", "love").unwrap(), Ds::parse("d", ds).unwrap());
-    let committed = manifest::read::<FetchDetails>(lake, &partition).await.unwrap().expect("committed");
+    let partition = layout::raw_subject_partition(&Partition::new(
+        Subject::parse(flags::SUBJECT, "love").unwrap(),
+        Ds::parse(flags::DS, ds).unwrap(),
+    ));
+    let committed = commit::read::<FetchDetails>(lake, &partition).await.unwrap().expect("committed");
     let d = &committed.manifest.details;
     assert_eq!((d.pages, d.works, d.authors.distinct, d.authors.missing), (3, 2500, world.authors.len() as u64, 0));
     for (index, offset) in [0u64, 1000, 2000].into_iter().enumerate() {
-        let stored = lake.get(&partition.clone().join(lake::page_name(index as u32))).await.unwrap();
+        let stored = lake.get(&partition.clone().join(layout::page_name(index as u32))).await.unwrap();
         assert_eq!(stored.as_ref(), world.page(1000, offset).as_slice(), "page {index}");
     }
     for record in &d.author_records {
@@ -84,18 +89,25 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
             "--author-batch",
             "1",
         ];
-        match bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &first, Utc::now())).await {
+        match bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &first, Utc::now()))
+            .await
+        {
             Ok(_) => completed += 1,
             Err(err) => {
                 let message = format!("{err:#}");
                 assert!(message.contains("http://127.0.0.1") && message.contains("attempt"), "{message}");
-                let partition =
-                    lake::raw_subject_partition(&Subject::parse("s", "love").unwrap(), Ds::parse("d", &ds).unwrap());
-                assert!(manifest::read::<FetchDetails>(&lake, &partition).await.unwrap().is_none(), "no manifest");
+                let partition = layout::raw_subject_partition(&Partition::new(
+                    Subject::parse(flags::SUBJECT, "love").unwrap(),
+                    Ds::parse(flags::DS, &ds).unwrap(),
+                ));
+                assert!(commit::read::<FetchDetails>(&lake, &partition).await.unwrap().is_none(), "no manifest");
                 let patient = ["--timeout", "1", "--retries", "12", "--retry-base-ms", "5", "--author-batch", "1"];
-                bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &patient, Utc::now()))
-                    .await
-                    .unwrap_or_else(|err| panic!("seed {seed}: the rerun failed: {err:#}"));
+                bookpipe::commands::fetch::run(
+                    &lake,
+                    &fetch_settings(&server.url(), &ds, "love", &patient, Utc::now()),
+                )
+                .await
+                .unwrap_or_else(|err| panic!("seed {seed}: the rerun failed: {err:#}"));
                 failed_then_completed += 1;
             }
         }

@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
+use bookpipe::cli::flags;
+use bookpipe::commands::fetch;
 use bookpipe::exit::Outcome;
-use bookpipe::fetch::{self, FetchDetails};
-use bookpipe::lake::{self, Lake};
-use bookpipe::manifest;
+use bookpipe::fetch::FetchDetails;
+use bookpipe::lake::commit;
+use bookpipe::lake::{Lake, layout};
+use bookpipe::settings::Partition;
 use bookpipe::settings::{Ds, LakeUrl, Subject};
 use bytes::Bytes;
 use chrono::Utc;
@@ -20,11 +23,14 @@ fn memory_lake() -> Lake {
 }
 
 fn partition(subject: &str, ds: &str) -> Path {
-    lake::raw_subject_partition(&Subject::parse("s", subject).unwrap(), Ds::parse("d", ds).unwrap())
+    layout::raw_subject_partition(&Partition::new(
+        Subject::parse(flags::SUBJECT, subject).unwrap(),
+        Ds::parse(flags::DS, ds).unwrap(),
+    ))
 }
 
-async fn committed(lake: &Lake, subject: &str, ds: &str) -> Option<manifest::Manifest<FetchDetails>> {
-    manifest::read::<FetchDetails>(lake, &partition(subject, ds)).await.unwrap().map(|c| c.manifest)
+async fn committed(lake: &Lake, subject: &str, ds: &str) -> Option<commit::Manifest<FetchDetails>> {
+    commit::read::<FetchDetails>(lake, &partition(subject, ds)).await.unwrap().map(|c| c.manifest)
 }
 
 fn page_target(subject: &str, limit: u64, offset: u64) -> String {
@@ -44,7 +50,7 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
 
     let part = partition("love", &ds);
     for (index, expected) in expected_pages.iter().enumerate() {
-        let stored = lake.get(&part.clone().join(lake::page_name(index as u32))).await.unwrap();
+        let stored = lake.get(&part.clone().join(layout::page_name(index as u32))).await.unwrap();
         assert_eq!(stored.as_ref(), expected.as_slice(), "page {index}");
     }
     let targets = server.targets();
@@ -73,12 +79,12 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
     assert_eq!(m.objects.len(), 4);
     let page0 = m.objects.iter().find(|o| o.path.ends_with("page-00000.json")).unwrap();
     assert_eq!(page0.bytes, expected_pages[0].len() as u64);
-    assert_eq!(page0.sha256, manifest::sha256_hex(&expected_pages[0]));
+    assert_eq!(page0.sha256, commit::sha256_hex(&expected_pages[0]));
     assert_eq!(page0.rows, Some(1000));
     for record in &d.author_records {
         let body = lake.get(&Path::from(record.path.as_str())).await.unwrap();
         assert_eq!(body.len() as u64, record.bytes);
-        assert_eq!(record.sha256.as_deref(), Some(manifest::sha256_hex(&body).as_str()));
+        assert_eq!(record.sha256.as_deref(), Some(commit::sha256_hex(&body).as_str()));
         assert!(record.batch && record.redirect.is_none());
         let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let expected: serde_json::Value = serde_json::from_slice(&World::author(&record.key)).unwrap();

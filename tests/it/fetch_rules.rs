@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bookpipe::cli::OutputFormat;
+use bookpipe::cli::flags;
+use bookpipe::commands::fetch;
 use bookpipe::exit::{Code, Outcome, code_for};
-use bookpipe::fetch::{self, FetchDetails};
-use bookpipe::lake::{self, Lake};
-use bookpipe::manifest;
+use bookpipe::fetch::FetchDetails;
+use bookpipe::lake::commit;
+use bookpipe::lake::{Lake, layout};
+use bookpipe::settings::Partition;
 use bookpipe::settings::{
     AggregateSettings, Ds, ExportSettings, LakeUrl, LoadSettings, Subject, TransformSettings, WarehouseUrl,
 };
@@ -24,8 +27,11 @@ fn memory_lake() -> Lake {
 }
 
 async fn committed(lake: &Lake, subject: &str, ds: &str) -> Option<FetchDetails> {
-    let partition = lake::raw_subject_partition(&Subject::parse("s", subject).unwrap(), Ds::parse("d", ds).unwrap());
-    manifest::read::<FetchDetails>(lake, &partition).await.unwrap().map(|c| c.manifest.details)
+    let partition = layout::raw_subject_partition(&Partition::new(
+        Subject::parse(flags::SUBJECT, subject).unwrap(),
+        Ds::parse(flags::DS, ds).unwrap(),
+    ));
+    commit::read::<FetchDetails>(lake, &partition).await.unwrap().map(|c| c.manifest.details)
 }
 
 const SOLR_FAILED: &str = r#"{"key": "/subjects/love", "name": "love", "subject_type": "subject",
@@ -94,8 +100,10 @@ async fn a_shortfall_beyond_the_tolerance_fails_and_within_it_is_recorded() {
     assert_eq!(code_for(&Err(err)), Code::Failure);
     assert!(committed(&lake, "love", &today()).await.is_none());
     // Nothing of the run is left to resume: a rerun pages afresh.
-    let partition =
-        lake::raw_subject_partition(&Subject::parse("s", "love").unwrap(), Ds::parse("d", &today()).unwrap());
+    let partition = layout::raw_subject_partition(&Partition::new(
+        Subject::parse(flags::SUBJECT, "love").unwrap(),
+        Ds::parse(flags::DS, &today()).unwrap(),
+    ));
     let left: Vec<String> = lake.list(&partition).await.unwrap().iter().map(|o| o.location.to_string()).collect();
     assert!(left.iter().all(|p| !p.contains("page-")), "{left:?}");
 
@@ -256,12 +264,17 @@ async fn merged_authors_are_followed_to_the_person_and_a_loop_ends() -> (Lake, s
 #[tokio::test]
 async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
     let (lake, listed) = merged_authors_are_followed_to_the_person_and_a_loop_ends().await;
-    let (subject, ds) = (Subject::parse("s", "love").unwrap(), Ds::parse("d", &today()).unwrap());
-    let transform = TransformSettings { ds, subject: subject.clone(), max_reject_ratio: 0.01, force: false };
-    bookpipe::transform::run(&lake, &transform).await.unwrap();
+    let (subject, ds) = (Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &today()).unwrap());
+    let transform =
+        TransformSettings { partition: Partition::new(subject.clone(), ds), max_reject_ratio: 0.01, force: false };
+    bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
     let out = tempfile::tempdir().unwrap();
-    let export = ExportSettings { ds, subject: subject.clone(), out: out.path().to_path_buf() };
-    bookpipe::export::run(&lake, &export).await.unwrap();
+    let export = ExportSettings {
+        partition: Partition::new(subject.clone(), ds),
+        format: bookpipe::cli::ExportFormat::Csv,
+        out: out.path().to_path_buf(),
+    };
+    bookpipe::commands::export::run(&lake, &export).await.unwrap();
     let csv = |table: &str| -> Vec<Vec<String>> {
         let text = std::fs::read_to_string(out.path().join(format!("{table}.csv"))).unwrap();
         text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
@@ -291,11 +304,13 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
     // The answers count the person once: OL5A's books are the works listing OL2A or OL5A.
     let dir = tempfile::tempdir().unwrap();
     let warehouse = WarehouseUrl::DuckDb(dir.path().join("w.duckdb"));
-    let load = LoadSettings { ds, subject: subject.clone(), warehouse: warehouse.clone() };
-    bookpipe::load::run(&lake, &load).await.unwrap();
-    let aggregate = AggregateSettings { ds, subject: subject.clone(), warehouse, output: OutputFormat::Json };
-    bookpipe::aggregate::run(&lake, &aggregate).await.unwrap();
-    let gold = bookpipe::aggregate::gold_partition("author_yearly_average", &subject, ds).join("part-00000.csv");
+    let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse: warehouse.clone() };
+    bookpipe::commands::load::run(&lake, &load).await.unwrap();
+    let aggregate =
+        AggregateSettings { partition: Partition::new(subject.clone(), ds), warehouse, output: OutputFormat::Json };
+    bookpipe::commands::aggregate::run(&lake, &aggregate).await.unwrap();
+    let gold = bookpipe::lake::layout::gold_partition("author_yearly_average", &Partition::new(subject.clone(), ds))
+        .join("part-00000.csv");
     let gold = String::from_utf8(lake.get(&gold).await.unwrap().to_vec()).unwrap();
     let totals: BTreeMap<String, String> = gold
         .lines()

@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 
+use bookpipe::cli::flags;
 use bookpipe::exit::Outcome;
-use bookpipe::lake::{self, Lake};
-use bookpipe::manifest::{self, Manifest};
-use bookpipe::parquet_io::{ParquetOut, read_batches};
+use bookpipe::lake::commit::{self, Manifest};
+use bookpipe::lake::parquet::{ParquetOut, read_batches};
+use bookpipe::lake::{Lake, layout};
+use bookpipe::settings::Partition;
 use bookpipe::settings::{Ds, LakeUrl, Subject, TransformSettings};
 use bookpipe::tables::{self, Table};
 use bytes::Bytes;
@@ -37,23 +39,18 @@ async fn suite(lake: Lake) {
     lake.delete(&a).await.unwrap();
     assert!(lake.get_opt(&a).await.unwrap().is_none());
 
-    // The commit protocol: write, read back with its checksum, remove.
+    // The commit protocol: begin (the manifest goes), commit (it is written last), read back with
+    // its checksum, begin again (un-committed).
     let partition = Path::from("suite/partition");
-    let m = Manifest {
-        task: "suite".into(),
-        subject: "love".into(),
-        ds: "2024-05-01".into(),
-        bookpipe_version: bookpipe::VERSION.into(),
-        created_at: Utc::now(),
-        inputs: vec![],
-        objects: vec![],
-        details: serde_json::json!({"k": 1}),
-    };
-    let sha = manifest::write(&lake, &partition, &m).await.unwrap();
-    let read = manifest::read::<serde_json::Value>(&lake, &partition).await.unwrap().unwrap();
+    let target =
+        Partition::new(Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, "2024-05-01").unwrap());
+    let m = Manifest::new("suite", &target, Utc::now(), vec![], vec![], serde_json::json!({"k": 1}));
+    let sha = commit::begin(&lake, &partition).await.unwrap().commit(&lake, &m).await.unwrap();
+    let read = commit::read::<serde_json::Value>(&lake, &partition).await.unwrap().unwrap();
     assert_eq!((read.manifest, read.sha256), (m, sha));
-    manifest::remove(&lake, &partition).await.unwrap();
-    assert!(manifest::read::<serde_json::Value>(&lake, &partition).await.unwrap().is_none());
+    let redo = commit::begin(&lake, &partition).await.unwrap();
+    assert!(commit::read::<serde_json::Value>(&lake, &partition).await.unwrap().is_none());
+    drop(redo);
 
     // Parquet streamed out (multipart-sized on S3: 60,000 rows) and back, checksum included.
     let rows: Vec<bookpipe::records::BookAuthor> = (0..60_000i32)
@@ -70,28 +67,30 @@ async fn suite(lake: Lake) {
     let mut out = ParquetOut::create(&lake, &path, Table::BookAuthors.schema());
     out.write(&batch).await.unwrap();
     let object = out.finish(60_000).await.unwrap();
-    assert_eq!(object.sha256, manifest::sha256_hex(&lake.get(&path).await.unwrap()));
+    assert_eq!(object.sha256, commit::sha256_hex(&lake.get(&path).await.unwrap()));
     let back: Vec<_> = read_batches(&lake, &path, object.bytes).await.unwrap().try_collect().await.unwrap();
     assert_eq!(arrow::compute::concat_batches(&Table::BookAuthors.schema(), &back).unwrap(), batch);
 
     // Resume: two pages already stored, no manifest: fetch asks only for the third.
     let world = World::generated("love", 2500, 30);
     let ds = today();
-    let raw = lake::raw_subject_partition(&Subject::parse("s", "love").unwrap(), Ds::parse("d", &ds).unwrap());
+    let raw = layout::raw_subject_partition(&Partition::new(
+        Subject::parse(flags::SUBJECT, "love").unwrap(),
+        Ds::parse(flags::DS, &ds).unwrap(),
+    ));
     lake.put(&raw.clone().join("page-00000.json"), Bytes::from(world.page(1000, 0))).await.unwrap();
     lake.put(&raw.clone().join("page-00001.json"), Bytes::from(world.page(1000, 1000))).await.unwrap();
     let server = world.serve();
-    bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
     assert_eq!(pages, ["/subjects/love.json?limit=1000&offset=2000&sort=key"]);
     let settings = TransformSettings {
-        ds: Ds::parse("d", &ds).unwrap(),
-        subject: Subject::parse("s", "love").unwrap(),
+        partition: Partition::new(Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &ds).unwrap()),
         max_reject_ratio: 0.01,
         force: false,
     };
-    assert_eq!(bookpipe::transform::run(&lake, &settings).await.unwrap(), Outcome::Done);
-    assert_eq!(bookpipe::transform::run(&lake, &settings).await.unwrap(), Outcome::NothingToDo);
+    assert_eq!(bookpipe::commands::transform::run(&lake, &settings).await.unwrap(), Outcome::Done);
+    assert_eq!(bookpipe::commands::transform::run(&lake, &settings).await.unwrap(), Outcome::NothingToDo);
 }
 
 #[tokio::test]
@@ -129,31 +128,24 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
             &bookpipe::settings::PgEnv::default(),
         )
         .unwrap();
+        let partition =
+            Partition::new(Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &ds).unwrap());
         let settings = bookpipe::settings::RunSettings {
-            subjects: vec![Subject::parse("s", "love").unwrap()],
-            ds: Ds::parse("d", &ds).unwrap(),
-            fetch: fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
-            transform: TransformSettings {
-                ds: Ds::parse("d", &ds).unwrap(),
-                subject: Subject::parse("s", "love").unwrap(),
-                max_reject_ratio: 0.01,
-                force: false,
-            },
-            warehouse: url.clone(),
-            output: bookpipe::cli::OutputFormat::Auto,
+            subjects: vec![bookpipe::settings::SubjectRun {
+                fetch: fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
+                transform: TransformSettings { partition: partition.clone(), max_reject_ratio: 0.01, force: false },
+                load: bookpipe::settings::LoadSettings { partition: partition.clone(), warehouse: url.clone() },
+                aggregate: bookpipe::settings::AggregateSettings {
+                    partition: partition.clone(),
+                    warehouse: url.clone(),
+                    output: bookpipe::cli::OutputFormat::Auto,
+                },
+            }],
         };
-        assert_eq!(bookpipe::run::run(lake, &settings).await.unwrap(), Outcome::Done);
-        let object = bookpipe::transform::silver_object(
-            Table::Books,
-            &Subject::parse("s", "love").unwrap(),
-            Ds::parse("d", &ds).unwrap(),
-        );
+        assert_eq!(bookpipe::commands::run::run(lake, &settings).await.unwrap(), Outcome::Done);
+        let object = bookpipe::lake::layout::silver_object(Table::Books, &partition);
         silver.insert(name, lake.get(&object).await.unwrap());
-        let gold = bookpipe::aggregate::gold_partition(
-            "books_per_year",
-            &Subject::parse("s", "love").unwrap(),
-            Ds::parse("d", &ds).unwrap(),
-        );
+        let gold = bookpipe::lake::layout::gold_partition("books_per_year", &partition);
         assert!(lake.get_opt(&gold.join("_manifest.json")).await.unwrap().is_some(), "{name}: gold committed");
     }
     assert_eq!(silver["s3"], silver["memory"], "the same silver bytes on S3 and in memory");

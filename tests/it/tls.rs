@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bookpipe::settings::{LoadSettings, PgEnv, Subject, TransformSettings, WarehouseUrl};
+use bookpipe::cli::flags;
+use bookpipe::settings::{LoadSettings, Partition, PgEnv, Subject, TransformSettings, WarehouseUrl};
 use bookpipe::warehouse::Warehouse;
 
 use crate::support::postgres::PgServer;
@@ -133,10 +134,11 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
     // A whole load over verify-full, the password from the file.
     let ds = today();
     let lake = science_fiction_lake(&ds).await;
-    let subject = Subject::parse("s", "science_fiction").unwrap();
-    let d = bookpipe::settings::Ds::parse("d", &ds).unwrap();
-    let transform = TransformSettings { ds: d, subject: subject.clone(), max_reject_ratio: 0.01, force: false };
-    bookpipe::transform::run(&lake, &transform).await.unwrap();
+    let subject = Subject::parse(flags::SUBJECT, "science_fiction").unwrap();
+    let d = bookpipe::settings::Ds::parse(flags::DS, &ds).unwrap();
+    let transform =
+        TransformSettings { partition: Partition::new(subject.clone(), d), max_reject_ratio: 0.01, force: false };
+    bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
     let file = dir.path().join("password");
     std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
     let url = format!(
@@ -144,8 +146,8 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
         tls.port
     );
     let warehouse = WarehouseUrl::parse(&url, Some(&file), &none).unwrap();
-    let load = LoadSettings { ds: d, subject, warehouse: warehouse.clone() };
-    assert_eq!(bookpipe::load::run(&lake, &load).await.unwrap(), bookpipe::exit::Outcome::Done);
+    let load = LoadSettings { partition: Partition::new(subject, d), warehouse: warehouse.clone() };
+    assert_eq!(bookpipe::commands::load::run(&lake, &load).await.unwrap(), bookpipe::exit::Outcome::Done);
     let mut wh = Warehouse::connect(&warehouse).await.unwrap();
     assert_eq!(wh.count("books", None).await.unwrap(), 12);
 }

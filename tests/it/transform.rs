@@ -6,12 +6,16 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Int16Type, Int32Type, Int64Type};
+use bookpipe::cli::flags;
+use bookpipe::commands::transform;
 use bookpipe::exit::{Code, Outcome, code_for};
 use bookpipe::lake::Lake;
-use bookpipe::manifest::{self, Manifest};
+use bookpipe::lake::commit::{self, Manifest};
+use bookpipe::lake::layout::{silver_object, silver_partition};
+use bookpipe::settings::Partition;
 use bookpipe::settings::{Ds, ExportSettings, LakeUrl, Subject, TransformSettings};
+use bookpipe::silver::TransformDetails;
 use bookpipe::tables::Table;
-use bookpipe::transform::{self, TransformDetails, silver_object, silver_partition};
 use chrono::Utc;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -25,19 +29,21 @@ const RAUTROY: &str = include_str!("../fixtures/author_OL1A__2013.json");
 
 fn settings(subject: &str, ds: &str, max_reject_ratio: f64, force: bool) -> TransformSettings {
     TransformSettings {
-        ds: Ds::parse("--ds", ds).unwrap(),
-        subject: Subject::parse("--subject", subject).unwrap(),
+        partition: Partition::new(Subject::parse(flags::SUBJECT, subject).unwrap(), Ds::parse(flags::DS, ds).unwrap()),
         max_reject_ratio,
         force,
     }
 }
 
 async fn read_table(lake: &Lake, table: Table, subject: &str, ds: &str) -> RecordBatch {
-    let partition = silver_partition(table, &Subject::parse("s", subject).unwrap(), Ds::parse("d", ds).unwrap());
-    let committed = manifest::read::<TransformDetails>(lake, &partition).await.unwrap().expect("committed");
+    let partition = silver_partition(
+        table,
+        &Partition::new(Subject::parse(flags::SUBJECT, subject).unwrap(), Ds::parse(flags::DS, ds).unwrap()),
+    );
+    let committed = commit::read::<TransformDetails>(lake, &partition).await.unwrap().expect("committed");
     let object = &committed.manifest.objects[0];
     let stream =
-        bookpipe::parquet_io::read_batches(lake, &Path::from(object.path.as_str()), object.bytes).await.unwrap();
+        bookpipe::lake::parquet::read_batches(lake, &Path::from(object.path.as_str()), object.bytes).await.unwrap();
     let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
     assert_eq!(batches.iter().map(|b| b.num_rows() as u64).sum::<u64>(), object.rows.unwrap());
     concat_batches(&table.schema(), &batches).unwrap()
@@ -53,8 +59,11 @@ fn string(batch: &RecordBatch, column: &str) -> Vec<String> {
 }
 
 async fn silver_manifest(lake: &Lake, table: Table, subject: &str, ds: &str) -> Option<Manifest<TransformDetails>> {
-    let partition = silver_partition(table, &Subject::parse("s", subject).unwrap(), Ds::parse("d", ds).unwrap());
-    manifest::read(lake, &partition).await.unwrap().map(|c| c.manifest)
+    let partition = silver_partition(
+        table,
+        &Partition::new(Subject::parse(flags::SUBJECT, subject).unwrap(), Ds::parse(flags::DS, ds).unwrap()),
+    );
+    commit::read(lake, &partition).await.unwrap().map(|c| c.manifest)
 }
 
 #[tokio::test]
@@ -151,7 +160,7 @@ async fn the_real_author_records_become_author_rows() {
     let server = serve_page(serde_json::to_vec(&page).unwrap(), authors);
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let ds = today();
-    bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
     transform::run(&lake, &settings("love", &ds, 0.01, false)).await.unwrap();
 
     let authors = read_table(&lake, Table::Authors, "love", &ds).await;
@@ -194,7 +203,7 @@ async fn broken_lake(ds: &str) -> Lake {
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     // The page repeats a work (7 records, 6 works): within this tolerance of the shortfall check.
     let settings = fetch_settings(&server.url(), ds, "love", &["--max-missing-ratio", "0.2"], Utc::now());
-    bookpipe::fetch::run(&lake, &settings).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &settings).await.unwrap();
     lake
 }
 
@@ -243,7 +252,10 @@ async fn above_the_reject_ratio_nothing_becomes_visible() {
     assert_eq!(code_for(&Err(err)), Code::Failure);
     for table in Table::ALL {
         assert!(silver_manifest(&lake, table, "love", &ds).await.is_none(), "{}", table.name());
-        let object = silver_object(table, &Subject::parse("s", "love").unwrap(), Ds::parse("d", &ds).unwrap());
+        let object = silver_object(
+            table,
+            &Partition::new(Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &ds).unwrap()),
+        );
         assert!(lake.get_opt(&object).await.unwrap().is_none(), "no data file for {}", table.name());
     }
 }
@@ -253,7 +265,7 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
     let ds = today();
     let server = World::generated("love", 2500, 300).serve();
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
-    bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
     transform::run(&lake, &settings("love", &ds, 0.01, false)).await.unwrap();
     let first = snapshot(&lake, "love", &ds).await;
     assert_eq!(transform::run(&lake, &settings("love", &ds, 0.01, false)).await.unwrap(), Outcome::NothingToDo);
@@ -261,12 +273,14 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
     let second = snapshot(&lake, "love", &ds).await;
     assert_eq!(first, second);
     let books = silver_manifest(&lake, Table::Books, "love", &ds).await.unwrap();
-    assert_eq!(books.objects[0].sha256, manifest::sha256_hex(&first[0]));
+    assert_eq!(books.objects[0].sha256, commit::sha256_hex(&first[0]));
     assert_eq!(books.details.books, 2500);
 
     // The raw partition is fetched again with other data: transform redoes the partition.
     let server = World::generated("love", 900, 50).serve();
-    bookpipe::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &["--force"], Utc::now())).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &["--force"], Utc::now()))
+        .await
+        .unwrap();
     assert_eq!(transform::run(&lake, &settings("love", &ds, 0.01, false)).await.unwrap(), Outcome::Done);
     let books = read_table(&lake, Table::Books, "love", &ds).await;
     assert_eq!(books.num_rows(), 900);
@@ -276,7 +290,10 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
 async fn snapshot(lake: &Lake, subject: &str, ds: &str) -> Vec<bytes::Bytes> {
     let mut files = vec![];
     for table in Table::ALL {
-        let object = silver_object(table, &Subject::parse("s", subject).unwrap(), Ds::parse("d", ds).unwrap());
+        let object = silver_object(
+            table,
+            &Partition::new(Subject::parse(flags::SUBJECT, subject).unwrap(), Ds::parse(flags::DS, ds).unwrap()),
+        );
         files.push(lake.get(&object).await.unwrap());
     }
     files
@@ -310,11 +327,14 @@ async fn the_schema_column_by_column_and_the_csv_round_trip() {
 
     let out = tempfile::tempdir().unwrap();
     let export = ExportSettings {
-        ds: Ds::parse("d", &ds).unwrap(),
-        subject: Subject::parse("s", "science_fiction").unwrap(),
+        partition: Partition::new(
+            Subject::parse(flags::SUBJECT, "science_fiction").unwrap(),
+            Ds::parse(flags::DS, &ds).unwrap(),
+        ),
+        format: bookpipe::cli::ExportFormat::Csv,
         out: out.path().to_path_buf(),
     };
-    bookpipe::export::run(&lake, &export).await.unwrap();
+    bookpipe::commands::export::run(&lake, &export).await.unwrap();
     for table in bookpipe::export::EXPORTED {
         let file = std::fs::File::open(out.path().join(format!("{}.csv", table.name()))).unwrap();
         let reader = arrow::csv::ReaderBuilder::new(table.schema()).with_header(true).build(file).unwrap();
@@ -342,9 +362,11 @@ async fn a_missing_raw_partition_says_to_run_fetch_first() {
 async fn a_raw_page_changed_after_fetch_is_refused_by_its_checksum() {
     let ds = today();
     let lake = broken_lake(&ds).await;
-    let page =
-        bookpipe::lake::raw_subject_partition(&Subject::parse("s", "love").unwrap(), Ds::parse("d", &ds).unwrap())
-            .join("page-00000.json");
+    let page = bookpipe::lake::layout::raw_subject_partition(&Partition::new(
+        Subject::parse(flags::SUBJECT, "love").unwrap(),
+        Ds::parse(flags::DS, &ds).unwrap(),
+    ))
+    .join("page-00000.json");
     lake.put(&page, bytes::Bytes::from_static(br#"{"works": []}"#)).await.unwrap();
     let err = transform::run(&lake, &settings("love", &ds, 0.9, false)).await.unwrap_err();
     let message = format!("{err:#}");

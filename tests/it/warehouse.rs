@@ -5,15 +5,18 @@ use std::collections::HashMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
-use bookpipe::aggregate::gold_partition;
 use bookpipe::cli::OutputFormat;
+use bookpipe::cli::flags;
 use bookpipe::exit::{Code, Outcome, code_for};
 use bookpipe::lake::Lake;
-use bookpipe::manifest::{self, Object};
-use bookpipe::parquet_io::{ParquetOut, read_batches};
+use bookpipe::lake::commit::{self, Object};
+use bookpipe::lake::layout::gold_partition;
+use bookpipe::lake::layout::{silver_object, silver_partition};
+use bookpipe::lake::parquet::{ParquetOut, read_batches};
+use bookpipe::settings::Partition;
 use bookpipe::settings::{AggregateSettings, Ds, LoadSettings, Subject, TransformSettings, WarehouseUrl};
+use bookpipe::silver::TransformDetails;
 use bookpipe::tables::{self, Table};
-use bookpipe::transform::{TransformDetails, silver_object, silver_partition};
 use bookpipe::warehouse::Warehouse;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -22,35 +25,43 @@ use crate::support::postgres::PgServer;
 use crate::support::{science_fiction_lake, serve_page, today, yesterday};
 
 fn subject(s: &str) -> Subject {
-    Subject::parse("--subject", s).unwrap()
+    Subject::parse(flags::SUBJECT, s).unwrap()
 }
 
 fn ds(s: &str) -> Ds {
-    Ds::parse("--ds", s).unwrap()
+    Ds::parse(flags::DS, s).unwrap()
 }
 
 async fn transform(lake: &Lake, subject_: &str, ds_: &str) {
-    let settings = TransformSettings { ds: ds(ds_), subject: subject(subject_), max_reject_ratio: 0.01, force: false };
-    bookpipe::transform::run(lake, &settings).await.unwrap();
+    let settings = TransformSettings {
+        partition: Partition::new(subject(subject_), ds(ds_)),
+        max_reject_ratio: 0.01,
+        force: false,
+    };
+    bookpipe::commands::transform::run(lake, &settings).await.unwrap();
 }
 
 async fn load(lake: &Lake, url: &WarehouseUrl, subject_: &str, ds_: &str) -> anyhow::Result<Outcome> {
-    bookpipe::load::run(lake, &LoadSettings { ds: ds(ds_), subject: subject(subject_), warehouse: url.clone() }).await
+    bookpipe::commands::load::run(
+        lake,
+        &LoadSettings { partition: Partition::new(subject(subject_), ds(ds_)), warehouse: url.clone() },
+    )
+    .await
 }
 
 async fn aggregate(lake: &Lake, url: &WarehouseUrl, subject_: &str, ds_: &str) -> anyhow::Result<Outcome> {
     let settings = AggregateSettings {
-        ds: ds(ds_),
-        subject: subject(subject_),
+        partition: Partition::new(subject(subject_), ds(ds_)),
         warehouse: url.clone(),
         output: OutputFormat::Auto,
     };
-    bookpipe::aggregate::run(lake, &settings).await
+    bookpipe::commands::aggregate::run(lake, &settings).await
 }
 
 async fn counts(url: &WarehouseUrl, subject_: &str, ds_: &str) -> [i64; 3] {
     let mut wh = Warehouse::connect(url).await.unwrap();
-    let slice = Some((&subject(subject_), ds(ds_)));
+    let slice = Partition::new(subject(subject_), ds(ds_));
+    let slice = Some(&slice);
     let mut out = [0; 3];
     for (i, table) in ["books", "authors", "book_authors"].into_iter().enumerate() {
         out[i] = wh.count(table, slice).await.unwrap();
@@ -96,8 +107,8 @@ async fn load_semantics(url: WarehouseUrl) {
     assert_eq!((total(&url, "latest_books").await, total(&url, "latest_authors").await), (12, 18));
     assert_eq!(total(&url, "latest_book_authors").await, 20);
     let mut wh = Warehouse::connect(&url).await.unwrap();
-    assert_eq!(wh.count("latest_books", Some((&subject("science_fiction"), ds(&b)))).await.unwrap(), 12);
-    assert_eq!(wh.count("latest_books", Some((&subject("science_fiction"), ds(&a)))).await.unwrap(), 0);
+    assert_eq!(wh.count("latest_books", Some(&Partition::new(subject("science_fiction"), ds(&b)))).await.unwrap(), 12);
+    assert_eq!(wh.count("latest_books", Some(&Partition::new(subject("science_fiction"), ds(&a)))).await.unwrap(), 0);
 
     // A bad row in the last table loaded: books and authors went in, then the transaction fails.
     let bad = vec![bookpipe::records::BookAuthor {
@@ -126,20 +137,20 @@ async fn copy_prefix(from: &Lake, to: &Lake, prefix: &str) {
 
 /// Rewrites a committed silver table with `batch`, keeping its manifest consistent.
 async fn replace_silver(lake: &Lake, table: Table, subject_: &str, ds_: &str, batch: &RecordBatch) {
-    let path = silver_object(table, &subject(subject_), ds(ds_));
+    let path = silver_object(table, &Partition::new(subject(subject_), ds(ds_)));
     let mut out = ParquetOut::create(lake, &path, table.schema());
     out.write(batch).await.unwrap();
     let object: Object = out.finish(batch.num_rows() as u64).await.unwrap();
-    let partition = silver_partition(table, &subject(subject_), ds(ds_));
-    let mut committed = manifest::read::<TransformDetails>(lake, &partition).await.unwrap().unwrap().manifest;
+    let partition = silver_partition(table, &Partition::new(subject(subject_), ds(ds_)));
+    let mut committed = commit::read::<TransformDetails>(lake, &partition).await.unwrap().unwrap().manifest;
     committed.objects = vec![object];
-    manifest::write(lake, &partition, &committed).await.unwrap();
+    commit::begin(lake, &partition).await.unwrap().commit(lake, &committed).await.unwrap();
 }
 
 /// The gold rows of one table, read back from the lake's Parquet, as text (for comparison).
 async fn gold_rows(lake: &Lake, table: &str, subject_: &str, ds_: &str) -> Vec<Vec<String>> {
-    let partition = gold_partition(table, &subject(subject_), ds(ds_));
-    let committed = manifest::read::<serde_json::Value>(lake, &partition).await.unwrap().expect("gold committed");
+    let partition = gold_partition(table, &Partition::new(subject(subject_), ds(ds_)));
+    let committed = commit::read::<serde_json::Value>(lake, &partition).await.unwrap().expect("gold committed");
     let object = committed.manifest.objects.iter().find(|o| o.path.ends_with(".parquet")).unwrap();
     let stream = read_batches(lake, &Path::from(object.path.as_str()), object.bytes).await.unwrap();
     let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
@@ -218,7 +229,10 @@ async fn gold_numbers(url: WarehouseUrl) -> HashMap<&'static str, Vec<Vec<String
     .collect();
     assert_eq!(years, expected);
     let csv = lake
-        .get(&gold_partition("books_per_year", &subject("science_fiction"), ds(&d)).join("part-00000.csv"))
+        .get(
+            &gold_partition("books_per_year", &Partition::new(subject("science_fiction"), ds(&d)))
+                .join("part-00000.csv"),
+        )
         .await
         .unwrap();
     assert!(String::from_utf8_lossy(&csv).starts_with("year,books,authors\n1800,1,9\n1818,1,1\n"));
@@ -230,7 +244,7 @@ async fn gold_numbers(url: WarehouseUrl) -> HashMap<&'static str, Vec<Vec<String
         {"key": "/works/OL3W", "title": "Also undated", "authors": [{"key": "/authors/OL2A", "name": "Bob"}]}]});
     let server = serve_page(serde_json::to_vec(&page).unwrap(), HashMap::new());
     let fetch = crate::support::fetch_settings(&server.url(), &d, "love", &[], chrono::Utc::now());
-    bookpipe::fetch::run(&lake, &fetch).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &fetch).await.unwrap();
     transform(&lake, "love", &d).await;
     load(&lake, &url, "love", &d).await.unwrap();
     aggregate(&lake, &url, "love", &d).await.unwrap();
@@ -244,7 +258,7 @@ async fn gold_numbers(url: WarehouseUrl) -> HashMap<&'static str, Vec<Vec<String
     );
     assert_eq!(gold_rows(&lake, "books_per_year", "love", &d).await, [row(&["1990", "1", "1"])]);
     let mut wh = Warehouse::connect(&url).await.unwrap();
-    assert_eq!(wh.undated_books(&subject("love"), ds(&d)).await.unwrap(), (3, 2));
+    assert_eq!(wh.undated_books(&Partition::new(subject("love"), ds(&d))).await.unwrap(), (3, 2));
 
     let mut all = HashMap::new();
     for table in ["author_books_per_year", "author_yearly_average", "books_per_year"] {

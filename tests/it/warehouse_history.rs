@@ -2,6 +2,8 @@
 //! bookpipe wrote) is migrated to the current version on both engines, and every table compared.
 //! On PostgreSQL the slice tables end partitioned by ds, with a partition for every day they held.
 
+use bookpipe::cli::flags;
+use bookpipe::settings::Partition;
 use bookpipe::settings::{PgEnv, WarehouseUrl};
 use bookpipe::warehouse::Warehouse;
 
@@ -142,14 +144,17 @@ async fn a_version_1_postgres_warehouse_is_partitioned_without_losing_a_row() {
     let today = crate::support::today();
     let lake = crate::support::science_fiction_lake(&today).await;
     let (subject, ds) = (
-        bookpipe::settings::Subject::parse("s", "science_fiction").unwrap(),
-        bookpipe::settings::Ds::parse("d", &today).unwrap(),
+        bookpipe::settings::Subject::parse(flags::SUBJECT, "science_fiction").unwrap(),
+        bookpipe::settings::Ds::parse(flags::DS, &today).unwrap(),
     );
-    let transform =
-        bookpipe::settings::TransformSettings { ds, subject: subject.clone(), max_reject_ratio: 0.01, force: false };
-    bookpipe::transform::run(&lake, &transform).await.unwrap();
-    let load = bookpipe::settings::LoadSettings { ds, subject, warehouse };
-    bookpipe::load::run(&lake, &load).await.unwrap();
+    let transform = bookpipe::settings::TransformSettings {
+        partition: Partition::new(subject.clone(), ds),
+        max_reject_ratio: 0.01,
+        force: false,
+    };
+    bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
+    let load = bookpipe::settings::LoadSettings { partition: Partition::new(subject, ds), warehouse };
+    bookpipe::commands::load::run(&lake, &load).await.unwrap();
     let partition = format!("SELECT count(*) FROM books_d{}", today.replace('-', ""));
     let in_partition: i64 = client.query_one(&partition, &[]).await.unwrap().get(0);
     assert_eq!(in_partition, 12);
@@ -163,23 +168,28 @@ async fn silver_of_an_older_layout_is_rebuilt_by_transform_and_refused_by_load()
 
     let ds_text = crate::support::today();
     let lake = crate::support::science_fiction_lake(&ds_text).await;
-    let (subject, ds) = (Subject::parse("s", "science_fiction").unwrap(), Ds::parse("d", &ds_text).unwrap());
-    let transform = TransformSettings { ds, subject: subject.clone(), max_reject_ratio: 0.01, force: false };
-    assert_eq!(bookpipe::transform::run(&lake, &transform).await.unwrap(), Outcome::Done);
+    let (subject, ds) =
+        (Subject::parse(flags::SUBJECT, "science_fiction").unwrap(), Ds::parse(flags::DS, &ds_text).unwrap());
+    let transform =
+        TransformSettings { partition: Partition::new(subject.clone(), ds), max_reject_ratio: 0.01, force: false };
+    assert_eq!(bookpipe::commands::transform::run(&lake, &transform).await.unwrap(), Outcome::Done);
     // As the first layout wrote them: no `layout` in the manifests.
     for table in Table::ALL {
-        let path = bookpipe::manifest::manifest_path(&bookpipe::transform::silver_partition(table, &subject, ds));
+        let path = bookpipe::lake::commit::manifest_path(&bookpipe::lake::layout::silver_partition(
+            table,
+            &Partition::new(subject.clone(), ds),
+        ));
         let mut manifest: serde_json::Value = serde_json::from_slice(&lake.get(&path).await.unwrap()).unwrap();
         manifest["details"].as_object_mut().unwrap().remove("layout").unwrap();
         lake.put(&path, serde_json::to_vec(&manifest).unwrap().into()).await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     let warehouse = WarehouseUrl::DuckDb(dir.path().join("w.duckdb"));
-    let load = LoadSettings { ds, subject: subject.clone(), warehouse };
-    let refused = bookpipe::load::run(&lake, &load).await.unwrap_err();
+    let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse };
+    let refused = bookpipe::commands::load::run(&lake, &load).await.unwrap_err();
     assert!(format!("{refused:#}").contains("older bookpipe"), "{refused:#}");
     assert_eq!(code_for(&Err(refused)), Code::MissingInput);
     // transform sees the partition is not current and rebuilds it; then it loads.
-    assert_eq!(bookpipe::transform::run(&lake, &transform).await.unwrap(), Outcome::Done);
-    assert_eq!(bookpipe::load::run(&lake, &load).await.unwrap(), Outcome::Done);
+    assert_eq!(bookpipe::commands::transform::run(&lake, &transform).await.unwrap(), Outcome::Done);
+    assert_eq!(bookpipe::commands::load::run(&lake, &load).await.unwrap(), Outcome::Done);
 }

@@ -4,6 +4,7 @@ pub mod openlibrary;
 pub mod postgres;
 pub mod s3;
 pub mod server;
+pub mod synth;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,7 +104,7 @@ pub async fn science_fiction_lake(ds: &str) -> Lake {
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let fetch =
         fetch_settings(&server.url(), ds, "science_fiction", &["--limit", "12", "--max-works", "12"], Utc::now());
-    bookpipe::fetch::run(&lake, &fetch).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &fetch).await.unwrap();
     lake
 }
 

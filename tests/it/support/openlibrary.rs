@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bookpipe::synth;
+use super::synth;
 use serde_json::{Value, json};
 
 use super::server::{Handler, Reply, Request, TestServer};
@@ -49,7 +49,7 @@ pub struct World {
 }
 
 impl World {
-    /// `works` works shaped like the fixture's (see `bookpipe::synth`), by `authors` distinct authors.
+    /// `works` works shaped like the fixture's (see `support::synth`), by `authors` distinct authors.
     pub fn generated(subject: &str, works: usize, authors: usize) -> Self {
         let works: Vec<Value> = (0..works).map(|i| synth::work(i, authors)).collect();
         let authors = works

@@ -6,19 +6,25 @@
 //! two without `availability`) with new keys and titles; one in ten has no `first_publish_year`,
 //! one in fifty is a many-author work (up to 9, like Brave New World), the rest have 1 to 3.
 //! Author records are the three real ones, in turn.
+//!
+//! Test data, not product: it lives with the tests, and `examples/generate_raw.rs` includes this
+//! file by path, so the library ships none of it.
+
+// Each includer (the integration tests, the generator) uses part of it.
+#![allow(dead_code)]
 
 use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
-const SCIENCE_FICTION: &str = include_str!("../tests/fixtures/subjects_science_fiction.json");
+const SCIENCE_FICTION: &str = include_str!("../../fixtures/subjects_science_fiction.json");
 /// The real author records, in turn: a bio object, remote ids and 35 alternate names (OL23919A);
 /// a plain record with remote ids and links (OL4452558A); an old minimal one with year-only dates
 /// (OL1A).
 const AUTHORS: [&str; 3] = [
-    include_str!("../tests/fixtures/author_OL23919A__2021-10.json"),
-    include_str!("../tests/fixtures/author_OL4452558A__2021-09.json"),
-    include_str!("../tests/fixtures/author_OL1A__2013.json"),
+    include_str!("../../fixtures/author_OL23919A__2021-10.json"),
+    include_str!("../../fixtures/author_OL4452558A__2021-09.json"),
+    include_str!("../../fixtures/author_OL1A__2013.json"),
 ];
 
 static TEMPLATES: LazyLock<Vec<Value>> = LazyLock::new(|| {
@@ -103,13 +109,14 @@ mod tests {
     fn pages_are_deterministic_and_parse() {
         let a = subject_page("love", 2500, 300, 1000, 2000);
         assert_eq!(a, subject_page("love", 2500, 300, 1000, 2000));
-        let rows = crate::records::parse_page(&a, "p").unwrap();
+        let rows = bookpipe::records::parse_page(&a, "p").unwrap();
         assert_eq!(rows.books.len(), 500);
         assert!(rows.rejects.is_empty());
         assert_eq!(rows.books.iter().filter(|b| b.first_publish_year.is_none()).count(), 50);
         assert!(rows.links.iter().any(|l| l.position == 8), "a many-author work");
-        use crate::records::Issues;
-        let parsed = |key: &str| crate::records::parse_author(&author(key), "a", &mut Issues::new()).unwrap().unwrap();
+        use bookpipe::records::Issues;
+        let parsed =
+            |key: &str| bookpipe::records::parse_author(&author(key), "a", &mut Issues::new()).unwrap().unwrap();
         let rowling = parsed("OL42A");
         assert_eq!((rowling.name.as_deref(), rowling.birth_year), (Some("Author OL42A"), Some(1942)));
         assert!(rowling.bio.is_some(), "OL42A has OL23919A's shape, with a bio");

@@ -2,11 +2,14 @@
 
 use super::*;
 
-const SCIENCE_FICTION: &[u8] = include_bytes!("../tests/fixtures/subjects_science_fiction.json");
-const ROWLING: &[u8] = include_bytes!("../tests/fixtures/author_OL23919A__2021-10.json");
-const PAULSEN: &[u8] = include_bytes!("../tests/fixtures/author_OL4452558A__2021-09.json");
-const RAUTROY: &[u8] = include_bytes!("../tests/fixtures/author_OL1A__2013.json");
-const DUMP_WORK: &[u8] = include_bytes!("../tests/fixtures/ol_dump_work_record_OL17950943W.json");
+#[path = "../../tests/it/support/synth.rs"]
+mod synth;
+
+const SCIENCE_FICTION: &[u8] = include_bytes!("../../tests/fixtures/subjects_science_fiction.json");
+const ROWLING: &[u8] = include_bytes!("../../tests/fixtures/author_OL23919A__2021-10.json");
+const PAULSEN: &[u8] = include_bytes!("../../tests/fixtures/author_OL4452558A__2021-09.json");
+const RAUTROY: &[u8] = include_bytes!("../../tests/fixtures/author_OL1A__2013.json");
+const DUMP_WORK: &[u8] = include_bytes!("../../tests/fixtures/ol_dump_work_record_OL17950943W.json");
 
 #[test]
 fn the_science_fiction_page_gives_its_twelve_books() {
@@ -226,7 +229,7 @@ fn keys() {
 fn real_pages_and_records_take_the_fast_path() {
     let rows = fast::page(SCIENCE_FICTION).expect("the real page is read by the fast path");
     assert_eq!(rows, parse_page_in_general(SCIENCE_FICTION, "p").unwrap());
-    let synthetic = crate::synth::subject_page("love", 3000, 500, 1000, 0);
+    let synthetic = synth::subject_page("love", 3000, 500, 1000, 0);
     assert_eq!(fast::page(&synthetic).unwrap(), parse_page_in_general(&synthetic, "p").unwrap());
     for (record, fast_path) in [(ROWLING, true), (PAULSEN, true), (RAUTROY, true)] {
         let (mut fast_issues, mut issues) = (Issues::new(), Issues::new());

@@ -1,8 +1,9 @@
 //! `transform`: a complete raw partition into the silver tables `books`, `authors`, `book_authors`
 //! and `rejects`, as sorted, deterministic Parquet (design doc: data model, commit protocol).
 //!
-//! A pure function of the raw partition: it reads exactly the objects the raw manifest lists (and
-//! checks their checksums), never the API. Author records come first (their redirects say which
+//! The silver bytes depend on the raw partition alone: transform reads exactly the objects the raw
+//! manifest lists (and checks their checksums), never the API, and reads the clock only to stamp
+//! the manifests' `created_at`. The row logic is [`crate::records`] (pure, unit-tested). Author records come first (their redirects say which
 //! person a merged author's key is), then the pages, read and parsed a few at a time ([`raw`]), in
 //! order; rows stream into [`SortedParquet`] writers, which spill sorted runs to disk past a memory
 //! limit. What grows with the input: the work keys seen (for de-duplication), the author keys with
@@ -11,130 +12,52 @@
 //! Nothing becomes visible until every table is written: the four manifests are removed first and
 //! written last, and a partition over `--max-reject-ratio` fails before any data file is written.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use futures::TryStreamExt;
 use object_store::path::Path;
-use serde::{Deserialize, Serialize};
 
 use crate::exit::{MissingInput, Outcome};
-use crate::lake::{self, Lake};
-use crate::manifest::{self, Input, Manifest};
+use crate::lake::commit::{self, Input, Manifest};
+use crate::lake::{Lake, layout};
 use crate::records::{self, Issues};
-use crate::settings::{Ds, Subject, TransformSettings};
+use crate::settings::TransformSettings;
+use crate::silver::{SILVER_LAYOUT, TransformDetails};
 use crate::sorted::SortedParquet;
 use crate::tables::{self, Table};
 use raw::AuthorRecord;
 
+mod error;
 mod raw;
+
+pub use error::TransformError;
 
 /// Buffered bytes per table before a sorted run is spilled to disk.
 const SPILL_BYTES: usize = 32 * 1024 * 1024;
 /// Authors are parsed into batches of this many rows.
 const AUTHOR_BATCH: usize = raw::AUTHOR_CHUNK;
 
-/// The layout of the silver tables this version writes: 2 added `book_authors.listed_author_key`.
-/// A partition of an older layout is rebuilt by `transform` and refused by `load`.
-pub const SILVER_LAYOUT: u32 = 2;
-
-/// The task's record in each silver manifest (the same for the four tables of a partition).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TransformDetails {
-    /// [`SILVER_LAYOUT`] when written (absent, so 1, in manifests of the first layout).
-    #[serde(default = "first_layout")]
-    pub layout: u32,
-    pub pages: u64,
-    /// Work records on the pages, duplicates and rejects included.
-    pub works_seen: u64,
-    /// Works seen again on a later page, kept once.
-    pub duplicate_works: u64,
-    pub author_records: u64,
-    pub books: u64,
-    pub authors: u64,
-    pub book_authors: u64,
-    pub rejects: u64,
-    pub reject_ratio: f64,
-    pub max_reject_ratio: f64,
-    /// Soft problems, by kind: the record was kept, the field is null.
-    pub issues: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransformError {
-    #[error("{path}: checksum {actual} differs from the raw manifest's {expected}; the raw zone changed after fetch")]
-    Checksum { path: String, expected: String, actual: String },
-    #[error("{path}: not a stored /api/get_many answer: {reason}")]
-    BadBatch { path: String, reason: String },
-    #[error(
-        "{rejects} of {records} records rejected ({ratio:.4}), above --max-reject-ratio {max}; nothing was written. \
-         The rejects' reasons are in the logs above"
-    )]
-    TooManyRejects { rejects: u64, records: u64, ratio: f64, max: f64 },
-}
-
-/// The silver partition of `table`.
-pub fn silver_partition(table: Table, subject: &Subject, ds: Ds) -> Path {
-    lake::hive(&["silver", table.name()], subject, ds)
-}
-
-/// The one data object of a silver partition.
-pub fn silver_object(table: Table, subject: &Subject, ds: Ds) -> Path {
-    silver_partition(table, subject, ds).join("part-00000.parquet")
-}
-
-/// The committed silver partition of `table` in this version's layout, or a [`MissingInput`] that
-/// says to run transform.
-pub async fn read_committed(
-    lake: &Lake,
-    table: Table,
-    subject: &Subject,
-    ds: Ds,
-) -> anyhow::Result<manifest::Committed<TransformDetails>> {
-    let partition = silver_partition(table, subject, ds);
-    match manifest::read::<TransformDetails>(lake, &partition).await? {
-        Some(committed) if committed.manifest.details.layout == SILVER_LAYOUT => Ok(committed),
-        Some(committed) => Err(MissingInput {
-            what: format!(
-                "the silver {} partition in layout {SILVER_LAYOUT} (it is in layout {}, written by an older bookpipe)",
-                table.name(),
-                committed.manifest.details.layout
-            ),
-            path: format!("{}/{partition}", lake.url()),
-            hint: format!("run `bookpipe transform --ds {ds} --subject {subject}` first: it rebuilds the partition"),
-        }
-        .into()),
-        None => Err(MissingInput {
-            what: format!("the silver {} partition", table.name()),
-            path: format!("{}/{partition}", lake.url()),
-            hint: format!("run `bookpipe transform --ds {ds} --subject {subject}` first"),
-        }
-        .into()),
-    }
-}
-
-/// Runs `transform` for one `(subject, ds)`.
-pub async fn run(lake: &Lake, settings: &TransformSettings) -> anyhow::Result<Outcome> {
-    crate::exit::task("transform", &settings.subject, settings.ds, transform(lake, settings)).await
-}
-
-async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {
-    let raw_partition = lake::raw_subject_partition(&s.subject, s.ds);
+/// Builds the silver partition of `s.partition` from its raw partition.
+pub async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {
+    let p = &s.partition;
+    let raw_partition = layout::raw_subject_partition(p);
     let Some(raw) = raw::RawPartition::read(lake, &raw_partition).await? else {
         return Err(MissingInput {
             what: "the raw partition".into(),
             path: format!("{}/{raw_partition}", lake.url()),
-            hint: format!("run `bookpipe fetch --ds {} --subject {}` first", s.ds, s.subject),
+            hint: format!("run `bookpipe fetch --ds {} --subject {}` first", p.ds, p.subject),
         }
         .into());
     };
     let input = raw.input.clone();
-    let partitions: Vec<Path> = Table::ALL.iter().map(|&t| silver_partition(t, &s.subject, s.ds)).collect();
-    if !s.force && is_current(lake, &partitions, &input).await? {
+    let folders: Vec<Path> = Table::ALL.iter().map(|&t| layout::silver_partition(t, p)).collect();
+    if !s.force && is_current(lake, &folders, &input).await? {
         tracing::info!("silver partition is complete and built from the current raw partition; nothing to do");
         return Ok(Outcome::NothingToDo);
     }
-    for partition in &partitions {
-        manifest::remove(lake, partition).await?;
+    let mut uncommitted = Vec::with_capacity(folders.len());
+    for folder in &folders {
+        uncommitted.push(commit::begin(lake, folder).await?);
     }
 
     let started = std::time::Instant::now();
@@ -179,7 +102,7 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     }
     drop(pages);
     // The page bodies and parsed rows are gone; what stays is the sort buffers and the key sets.
-    crate::memory::release_free_pages();
+    crate::allocator::release_free_pages();
     tracing::debug!(pages = state.pages, seconds = started.elapsed().as_secs_f64(), "pages parsed");
     // Authors the works list but Open Library has no usable record of (404, rejected, a redirect
     // to nowhere): the listed name stands.
@@ -211,21 +134,15 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     };
     let mut objects = Vec::with_capacity(4);
     for (table, sorter) in out.into_writers() {
-        objects.push(sorter.write(lake, &silver_object(table, &s.subject, s.ds)).await?);
+        objects.push(sorter.write(lake, &layout::silver_object(table, p)).await?);
     }
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "tables written");
-    for ((table, object), partition) in Table::ALL.iter().zip(objects).zip(&partitions) {
-        let manifest = Manifest {
-            task: format!("transform:{}", table.name()),
-            subject: s.subject.to_string(),
-            ds: s.ds.to_string(),
-            bookpipe_version: crate::VERSION.into(),
-            created_at: chrono::Utc::now(),
-            inputs: vec![input.clone()],
-            objects: vec![object],
-            details: details.clone(),
-        };
-        manifest::write(lake, partition, &manifest).await?;
+    // The one read of the clock: the manifests' created_at. The data never depends on it.
+    let created_at = chrono::Utc::now();
+    for ((table, object), partition) in Table::ALL.iter().zip(objects).zip(uncommitted) {
+        let task = format!("transform:{}", table.name());
+        let manifest = Manifest::new(task, p, created_at, vec![input.clone()], vec![object], details.clone());
+        partition.commit(lake, &manifest).await?;
     }
     tracing::info!(
         pages = details.pages,
@@ -240,14 +157,10 @@ async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome
     Ok(Outcome::Done)
 }
 
-fn first_layout() -> u32 {
-    1
-}
-
 /// All four tables committed from exactly this raw manifest, in this version's layout.
-async fn is_current(lake: &Lake, partitions: &[Path], input: &Input) -> anyhow::Result<bool> {
-    for partition in partitions {
-        match manifest::read::<TransformDetails>(lake, partition).await? {
+async fn is_current(lake: &Lake, folders: &[Path], input: &Input) -> anyhow::Result<bool> {
+    for folder in folders {
+        match commit::read::<TransformDetails>(lake, folder).await? {
             Some(committed)
                 if committed.manifest.inputs == [input.clone()]
                     && committed.manifest.details.layout == SILVER_LAYOUT => {}

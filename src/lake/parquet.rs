@@ -29,9 +29,16 @@ use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::lake::Lake;
-use crate::manifest::Object;
-use crate::sorted::SortError;
+use super::Lake;
+use super::commit::Object;
+
+/// Writing a Parquet object failed.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {path}: {source}")]
+pub struct ParquetWriteError {
+    pub path: String,
+    pub source: ParquetError,
+}
 
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -61,16 +68,16 @@ impl ParquetOut {
         Self { writer, digest, path: path.clone() }
     }
 
-    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SortError> {
-        self.writer.write(batch).await.map_err(|source| SortError::Parquet { path: self.path.to_string(), source })
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetWriteError> {
+        self.writer.write(batch).await.map_err(|source| ParquetWriteError { path: self.path.to_string(), source })
     }
 
     /// Closes the file (it becomes visible, whole) and describes it for the manifest.
-    pub async fn finish(self, rows: u64) -> Result<Object, SortError> {
+    pub async fn finish(self, rows: u64) -> Result<Object, ParquetWriteError> {
         let path = self.path.to_string();
-        self.writer.close().await.map_err(|source| SortError::Parquet { path: path.clone(), source })?;
+        self.writer.close().await.map_err(|source| ParquetWriteError { path: path.clone(), source })?;
         let (hasher, bytes) = std::mem::take(&mut *self.digest.lock().expect("never poisoned"));
-        let sha256 = crate::manifest::hex(&hasher.finalize());
+        let sha256 = super::commit::hex(&hasher.finalize());
         Ok(Object { path, bytes, sha256, rows: Some(rows) })
     }
 }

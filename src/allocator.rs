@@ -1,4 +1,4 @@
-//! Keeping the process's memory flat on glibc.
+//! glibc malloc tuning: keeping the process's memory flat where the C library is glibc.
 //!
 //! `transform` allocates and frees a lot of short-lived memory (page bodies, sorted runs) among
 //! long-lived sets (the work keys seen). glibc's allocator keeps what is freed: one arena per

@@ -1,9 +1,12 @@
 //! The commit protocol (design doc): a partition is complete when its `_manifest.json` exists.
 //!
-//! The manifest is written last, after every data object is in place, and removed first when a
-//! partition is redone, so a crash leaves either the old complete partition or no manifest. Readers
-//! ignore a partition without one. It records what ran, what it read (the input manifests' sha256),
-//! and every object written with its size, rows and sha256; `details` is the task's own record.
+//! The manifest is removed first when a partition is (re)written and written last, after every data
+//! object is in place, so a crash leaves either the old complete partition or no manifest. The
+//! types hold writers to that order: the only way to write a manifest is [`Uncommitted::commit`],
+//! and the only way to an [`Uncommitted`] partition is [`begin`], which removes the manifest.
+//! Readers ignore a partition without one. A manifest records what ran, what it read (the input
+//! manifests' sha256), and every object written with its size, rows and sha256; `details` is the
+//! task's own record. It is the only place a wall-clock time is kept (`created_at`).
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -12,7 +15,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::lake::{Lake, LakeError, MANIFEST};
+use super::layout::MANIFEST;
+use super::{Lake, LakeError};
+use crate::settings::Partition;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest<D> {
@@ -27,6 +32,31 @@ pub struct Manifest<D> {
     /// Every object of the partition, sorted by path.
     pub objects: Vec<Object>,
     pub details: D,
+}
+
+impl<D> Manifest<D> {
+    /// The manifest of `partition` written by `task` at `created_at`; objects are kept sorted by
+    /// path so the same partition always lists them in the same order.
+    pub fn new(
+        task: impl Into<String>,
+        partition: &Partition,
+        created_at: DateTime<Utc>,
+        inputs: Vec<Input>,
+        mut objects: Vec<Object>,
+        details: D,
+    ) -> Self {
+        objects.sort_by(|a, b| a.path.cmp(&b.path));
+        Self {
+            task: task.into(),
+            subject: partition.subject.to_string(),
+            ds: partition.ds.to_string(),
+            bookpipe_version: crate::VERSION.into(),
+            created_at,
+            inputs,
+            objects,
+            details,
+        }
+    }
 }
 
 /// An input partition, pinned by its manifest's checksum.
@@ -59,6 +89,13 @@ pub struct Committed<D> {
     pub manifest: Manifest<D>,
     pub sha256: String,
     pub path: Path,
+}
+
+impl<D> Committed<D> {
+    /// This manifest as the input of a downstream partition.
+    pub fn input(&self) -> Input {
+        Input { manifest: self.path.to_string(), sha256: self.sha256.clone() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,17 +131,36 @@ pub async fn read_as<T: DeserializeOwned>(
     Ok(Some((view, sha256_hex(&bytes), path)))
 }
 
-/// Commits a partition: call only after every object it lists is in place.
-pub async fn write<D: Serialize>(lake: &Lake, partition: &Path, manifest: &Manifest<D>) -> Result<String, LakeError> {
-    let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serialises");
-    let sha = sha256_hex(&bytes);
-    lake.put(&manifest_path(partition), Bytes::from(bytes)).await?;
-    Ok(sha)
+/// A partition being written: its manifest is gone, so readers see no partition until
+/// [`Uncommitted::commit`]. Dropping it without committing leaves the partition incomplete, which a
+/// rerun redoes.
+#[must_use = "a partition is complete only once committed"]
+#[derive(Debug)]
+pub struct Uncommitted {
+    folder: Path,
 }
 
-/// Un-commits a partition before it is redone.
-pub async fn remove(lake: &Lake, partition: &Path) -> Result<(), LakeError> {
-    lake.delete(&manifest_path(partition)).await
+/// Starts (re)writing the partition in `folder`: removes its manifest first, so from here a crash
+/// leaves no manifest, never an old manifest beside new data. An absent manifest is no error.
+pub async fn begin(lake: &Lake, folder: &Path) -> Result<Uncommitted, LakeError> {
+    lake.delete(&manifest_path(folder)).await?;
+    Ok(Uncommitted { folder: folder.clone() })
+}
+
+impl Uncommitted {
+    /// The partition's folder.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Commits the partition by writing its manifest; call only once every object it lists is in
+    /// place. Returns the manifest's sha256.
+    pub async fn commit<D: Serialize>(self, lake: &Lake, manifest: &Manifest<D>) -> Result<String, LakeError> {
+        let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serialises");
+        let sha = sha256_hex(&bytes);
+        lake.put(&manifest_path(&self.folder), Bytes::from(bytes)).await?;
+        Ok(sha)
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -1,11 +1,16 @@
 //! The lake: every byte bookpipe stores goes through here, and here only through `object_store`, so
 //! a local folder, memory (tests) and S3 (or an S3-compatible server) behave the same.
 //!
-//! This module also owns the layout (design doc: lake layout). Partitions are Hive-style
-//! (`subject=<slug>/ds=<date>`) so Athena, Spark and DuckDB prune them as they are.
+//! The wing has four rooms: [`Lake`] (this file) opens the store and does single-object I/O;
+//! [`layout`] names every folder and object; [`commit`] is the commit protocol (a partition is
+//! complete when its manifest exists); [`parquet`] streams Parquet objects in and out.
 //!
 //! Every `put` is atomic per object (a local temp file renamed into place, a single S3 PUT), which
-//! the commit protocol in [`crate::manifest`] relies on.
+//! the commit protocol relies on.
+
+pub mod commit;
+pub mod layout;
+pub mod parquet;
 
 use std::sync::Arc;
 
@@ -18,7 +23,7 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::settings::{Ds, LakeUrl, Subject};
+use crate::settings::LakeUrl;
 
 /// A storage operation that failed, with the object it was about.
 #[derive(Debug, thiserror::Error)]
@@ -146,94 +151,4 @@ impl Lake {
 fn io(op: &'static str, path: &Path) -> impl FnOnce(object_store::Error) -> LakeError {
     let path = path.to_string();
     move |source| LakeError::Io { op, path, source }
-}
-
-/// The file every complete partition ends with (design doc: commit protocol).
-pub const MANIFEST: &str = "_manifest.json";
-
-/// `raw/openlibrary/subjects/subject=<slug>/ds=<date>`: the subject pages of one fetch.
-pub fn raw_subject_partition(subject: &Subject, ds: Ds) -> Path {
-    hive(&["raw", "openlibrary", "subjects"], subject, ds)
-}
-
-/// `raw/openlibrary/subjects/subject=<slug>`: every ds of a subject's pages, one folder each.
-pub fn raw_subject_prefix(subject: &Subject) -> Path {
-    Path::from_iter(["raw", "openlibrary", "subjects", &format!("subject={subject}")])
-}
-
-/// `raw/openlibrary/authors/subject=<slug>/ds=<date>`: the author objects one fetch wrote, each
-/// immutable once written (never overwritten, never deleted), so the manifest of this partition
-/// and of every later one that reuses a record can point at it. Earlier versions wrote single
-/// records to `raw/openlibrary/authors/<KEY>/<stamp>.json`; manifests that name them stay readable.
-pub fn raw_author_partition(subject: &Subject, ds: Ds) -> Path {
-    hive(&["raw", "openlibrary", "authors"], subject, ds)
-}
-
-/// The object of the `n`-th `/api/get_many` answer of the fetch that started at `stamp`.
-pub fn author_batch_name(stamp: &str, n: u32) -> String {
-    format!("batch-{stamp}-{n:05}.json")
-}
-
-/// The object of one `/authors/<key>.json` answer of the fetch that started at `stamp`.
-pub fn author_record_name(key: &str, stamp: &str) -> String {
-    format!("{key}-{stamp}.json")
-}
-
-/// What an author object's name says: a batch (`None`) or one author's record, and the stamp.
-pub fn parse_author_object_name(name: &str) -> Option<(Option<&str>, &str)> {
-    let stem = name.strip_suffix(".json")?;
-    if let Some(rest) = stem.strip_prefix("batch-") {
-        let (stamp, n) = rest.rsplit_once('-')?;
-        return n.bytes().all(|b| b.is_ascii_digit()).then_some((None, stamp));
-    }
-    let (key, stamp) = stem.split_once('-')?;
-    Some((Some(key), stamp))
-}
-
-/// `<prefix>/subject=<slug>/ds=<date>`.
-pub fn hive(prefix: &[&str], subject: &Subject, ds: Ds) -> Path {
-    let subject = format!("subject={subject}");
-    let ds = format!("ds={ds}");
-    Path::from_iter(prefix.iter().copied().chain([subject.as_str(), ds.as_str()]))
-}
-
-/// The name of the n-th page object of a raw subject partition.
-pub fn page_name(index: u32) -> String {
-    format!("page-{index:05}.json")
-}
-
-/// The page index of a page object's file name, if it is one.
-pub fn parse_page_name(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix("page-")?.strip_suffix(".json")?;
-    if digits.len() != 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layout_is_hive_style() {
-        let subject = Subject::parse("--subject", "place:london").unwrap();
-        let ds = Ds::parse("--ds", "2024-05-01").unwrap();
-        assert_eq!(
-            raw_subject_partition(&subject, ds).as_ref(),
-            "raw/openlibrary/subjects/subject=place:london/ds=2024-05-01"
-        );
-        assert_eq!(page_name(7), "page-00007.json");
-        assert_eq!(parse_page_name("page-00007.json"), Some(7));
-        assert_eq!(parse_page_name("page-7.json"), None);
-        assert_eq!(parse_page_name("_manifest.json"), None);
-        assert_eq!(
-            raw_author_partition(&subject, ds).as_ref(),
-            "raw/openlibrary/authors/subject=place:london/ds=2024-05-01"
-        );
-        let stamp = "20240501T060000.000Z";
-        assert_eq!(parse_author_object_name(&author_batch_name(stamp, 3)), Some((None, stamp)));
-        assert_eq!(parse_author_object_name(&author_record_name("OL1A", stamp)), Some((Some("OL1A"), stamp)));
-        assert_eq!(parse_author_object_name("_manifest.json"), None);
-    }
 }

@@ -1,0 +1,152 @@
+//! Where everything lies in the lake (design doc: lake layout): every folder, partition and object
+//! name, here and nowhere else.
+//!
+//! Partitions are Hive-style (`subject=<slug>/ds=<date>`) so Athena, Spark and DuckDB prune them as
+//! they are:
+//!
+//! ```text
+//! raw/openlibrary/subjects/subject=S/ds=D/page-00000.json ... _manifest.json   (fetch)
+//! raw/openlibrary/authors/subject=S/ds=D/batch-<stamp>-00000.json ...          (fetch, immutable)
+//! silver/<table>/subject=S/ds=D/part-00000.parquet, _manifest.json              (transform)
+//! gold/<table>/subject=S/ds=D/part-00000.parquet, part-00000.csv, _manifest.json (aggregate)
+//! ```
+
+use object_store::path::Path;
+
+use crate::settings::{Partition, Subject};
+use crate::tables::Table;
+
+/// The file every complete partition ends with (design doc: commit protocol).
+pub const MANIFEST: &str = "_manifest.json";
+
+/// What an interrupted `fetch` leaves in its raw partition: the settings its pages were asked with.
+pub const FETCH_STATE: &str = "_fetch_state.json";
+
+/// The one data object of a silver or gold partition, as Parquet.
+const PART_PARQUET: &str = "part-00000.parquet";
+/// The one CSV object of a gold partition.
+const PART_CSV: &str = "part-00000.csv";
+
+/// `raw/openlibrary/subjects/subject=<slug>/ds=<date>`: the subject pages of one fetch.
+pub fn raw_subject_partition(partition: &Partition) -> Path {
+    hive(&["raw", "openlibrary", "subjects"], partition)
+}
+
+/// `raw/openlibrary/subjects/subject=<slug>`: every ds of a subject's pages, one folder each.
+pub fn raw_subject_prefix(subject: &Subject) -> Path {
+    Path::from_iter(["raw", "openlibrary", "subjects", &format!("subject={subject}")])
+}
+
+/// `raw/openlibrary/authors/subject=<slug>/ds=<date>`: the author objects one fetch wrote, each
+/// immutable once written (never overwritten, never deleted), so the manifest of this partition
+/// and of every later one that reuses a record can point at it. Earlier versions wrote single
+/// records to `raw/openlibrary/authors/<KEY>/<stamp>.json`; manifests that name them stay readable.
+pub fn raw_author_partition(partition: &Partition) -> Path {
+    hive(&["raw", "openlibrary", "authors"], partition)
+}
+
+/// The object of the `n`-th `/api/get_many` answer of the fetch that started at `stamp`.
+pub fn author_batch_name(stamp: &str, n: u32) -> String {
+    format!("batch-{stamp}-{n:05}.json")
+}
+
+/// The object of one `/authors/<key>.json` answer of the fetch that started at `stamp`.
+pub fn author_record_name(key: &str, stamp: &str) -> String {
+    format!("{key}-{stamp}.json")
+}
+
+/// What an author object's name says: a batch (`None`) or one author's record, and the stamp.
+pub fn parse_author_object_name(name: &str) -> Option<(Option<&str>, &str)> {
+    let stem = name.strip_suffix(".json")?;
+    if let Some(rest) = stem.strip_prefix("batch-") {
+        let (stamp, n) = rest.rsplit_once('-')?;
+        return n.bytes().all(|b| b.is_ascii_digit()).then_some((None, stamp));
+    }
+    let (key, stamp) = stem.split_once('-')?;
+    Some((Some(key), stamp))
+}
+
+/// The name of the n-th page object of a raw subject partition.
+pub fn page_name(index: u32) -> String {
+    format!("page-{index:05}.json")
+}
+
+/// The page index of a page object's file name, if it is one.
+pub fn parse_page_name(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("page-")?.strip_suffix(".json")?;
+    if digits.len() != 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `silver/<table>/subject=<slug>/ds=<date>`.
+pub fn silver_partition(table: Table, partition: &Partition) -> Path {
+    hive(&["silver", table.name()], partition)
+}
+
+/// The one data object of a silver partition.
+pub fn silver_object(table: Table, partition: &Partition) -> Path {
+    silver_partition(table, partition).join(PART_PARQUET)
+}
+
+/// `gold/<table>/subject=<slug>/ds=<date>`.
+pub fn gold_partition(table: &str, partition: &Partition) -> Path {
+    hive(&["gold", table], partition)
+}
+
+/// The Parquet object of a gold partition.
+pub fn gold_parquet(table: &str, partition: &Partition) -> Path {
+    gold_partition(table, partition).join(PART_PARQUET)
+}
+
+/// The CSV object of a gold partition (the same rows as its Parquet object).
+pub fn gold_csv(table: &str, partition: &Partition) -> Path {
+    gold_partition(table, partition).join(PART_CSV)
+}
+
+/// `<zone...>/subject=<slug>/ds=<date>`.
+fn hive(zone: &[&str], partition: &Partition) -> Path {
+    let subject = format!("subject={}", partition.subject);
+    let ds = format!("ds={}", partition.ds);
+    Path::from_iter(zone.iter().copied().chain([subject.as_str(), ds.as_str()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::flags;
+    use crate::settings::Ds;
+
+    #[test]
+    fn layout_is_hive_style() {
+        let partition = Partition::new(
+            Subject::parse(flags::SUBJECT, "place:london").unwrap(),
+            Ds::parse(flags::DS, "2024-05-01").unwrap(),
+        );
+        assert_eq!(
+            raw_subject_partition(&partition).as_ref(),
+            "raw/openlibrary/subjects/subject=place:london/ds=2024-05-01"
+        );
+        assert_eq!(page_name(7), "page-00007.json");
+        assert_eq!(parse_page_name("page-00007.json"), Some(7));
+        assert_eq!(parse_page_name("page-7.json"), None);
+        assert_eq!(parse_page_name("_manifest.json"), None);
+        assert_eq!(
+            raw_author_partition(&partition).as_ref(),
+            "raw/openlibrary/authors/subject=place:london/ds=2024-05-01"
+        );
+        let stamp = "20240501T060000.000Z";
+        assert_eq!(parse_author_object_name(&author_batch_name(stamp, 3)), Some((None, stamp)));
+        assert_eq!(parse_author_object_name(&author_record_name("OL1A", stamp)), Some((Some("OL1A"), stamp)));
+        assert_eq!(parse_author_object_name("_manifest.json"), None);
+        assert_eq!(
+            silver_object(Table::BookAuthors, &partition).as_ref(),
+            "silver/book_authors/subject=place:london/ds=2024-05-01/part-00000.parquet"
+        );
+        assert_eq!(
+            gold_csv("books_per_year", &partition).as_ref(),
+            "gold/books_per_year/subject=place:london/ds=2024-05-01/part-00000.csv"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! A `(subject, ds)` slice as both engines load it: which silver tables, as what stream, counted
+//! how, with the slice's columns in front.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
+use futures::stream::BoxStream;
+
+use super::error::WarehouseError;
+use crate::settings::Partition;
+use crate::tables::Table;
+
+/// The silver tables `load` puts into the warehouse, in the order it loads them.
+pub const LOADED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];
+
+/// Rows `load` wrote per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LoadCounts {
+    pub books: u64,
+    pub authors: u64,
+    pub book_authors: u64,
+}
+
+impl LoadCounts {
+    /// The count of one loaded table.
+    pub fn get_mut(&mut self, table: Table) -> &mut u64 {
+        match table {
+            Table::Books => &mut self.books,
+            Table::Authors => &mut self.authors,
+            Table::BookAuthors => &mut self.book_authors,
+            Table::Rejects => unreachable!("rejects are not loaded"),
+        }
+    }
+}
+
+/// A silver table's batches, streamed from the lake.
+pub type Batches = BoxStream<'static, Result<RecordBatch, WarehouseError>>;
+
+/// A silver batch with the slice's `subject` and `ds` columns in front: the warehouse row layout.
+pub fn with_slice_columns(batch: &RecordBatch, slice: &Partition) -> Result<RecordBatch, ArrowError> {
+    let rows = batch.num_rows();
+    let days = (slice.ds.date() - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date")).num_days() as i32;
+    let mut fields = vec![Field::new("subject", DataType::Utf8, false), Field::new("ds", DataType::Date32, false)];
+    fields.extend(batch.schema().fields().iter().map(|f| f.as_ref().clone()));
+    let mut columns: Vec<arrow::array::ArrayRef> = vec![
+        Arc::new(arrow::array::StringArray::from(vec![slice.subject.as_str(); rows])),
+        Arc::new(arrow::array::Date32Array::from(vec![days; rows])),
+    ];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
