@@ -18,6 +18,9 @@ and is skipped; fetch of a date that was never fetched is refused).
 `kubernetes` (KubernetesPodOperator, the default), `ecs` (EcsRunTaskOperator) or `local` (the
 `bookpipe` binary on PATH, for development and the project's end-to-end test). Exit code 3
 ("nothing to do") is a skip, never a failure; downstream tasks run when nothing upstream failed.
+Exit code 2 ("bad input", e.g. a fetch of a past day that has no raw partition) fails the task at
+once on every runtime: retries are for failures a retry can fix. Every task has an
+`execution_timeout`; mapped tasks are labelled by their subject in the UI.
 
 One fetch runs at a time across every run and subject of this DAG (`max_active_tis_per_dag=1`),
 so parallel subjects and backfills stay within Open Library's rate with no pool to create first (a
@@ -37,6 +40,14 @@ from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
 
 DEFAULT_SUBJECTS = ["science_fiction", "fantasy", "love"]
 STEPS = ("fetch", "transform", "load", "aggregate")
+# How long a step may run before Airflow kills it (and retries it): fetch is paced at 3 requests a
+# second (a 100,000-work subject takes ~10 minutes cold); the others take seconds to minutes.
+TIMEOUTS = {
+    "fetch": timedelta(hours=2),
+    "transform": timedelta(minutes=45),
+    "load": timedelta(minutes=45),
+    "aggregate": timedelta(minutes=30),
+}
 # The logical date's day, else (a run without one: API-triggered with `logical_date: null`, or
 # Asset-triggered) the UTC day of the run's `run_after`; Airflow 3 defines `ds` only with a logical date.
 DS = "{{ ds if ds is defined else dag_run.run_after.strftime('%Y-%m-%d') }}"
@@ -83,6 +94,7 @@ with DAG(
             current = make_task(
                 step,
                 step_arguments(step, subject),
+                execution_timeout=TIMEOUTS[step],
                 one_at_a_time=step == "fetch",
                 outlets=GOLD_ASSETS if step == "aggregate" else None,
                 # A skipped step (exit 3: its partition is complete) must not skip the next.
@@ -92,7 +104,7 @@ with DAG(
                 previous >> current
             previous = current
 
-    @task
+    @task(execution_timeout=timedelta(minutes=5))
     def subjects(params=None) -> list[str]:
         """The subjects of this run, from the DAG params."""
         return [str(s).strip().lower() for s in params["subjects"] if str(s).strip()]

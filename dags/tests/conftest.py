@@ -23,6 +23,18 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
 
+# The Kubernetes runtime refuses a movable image reference; tests use this digest (set before
+# the DAG modules are imported by the tests, which parses the DAG under the default runtime).
+PINNED_IMAGE = "registry.example.com/bookpipe@sha256:" + "0" * 64
+os.environ.setdefault("BOOKPIPE_IMAGE", PINNED_IMAGE)
+
+
+@pytest.fixture(autouse=True)
+def pinned_image(monkeypatch):
+    monkeypatch.setenv("BOOKPIPE_IMAGE", PINNED_IMAGE)
+    return PINNED_IMAGE
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """`airflow db migrate` once per session (SQLite in the temp AIRFLOW_HOME)."""
@@ -38,3 +50,11 @@ def load_dag(monkeypatch, runtime: str):
     monkeypatch.setenv("BOOKPIPE_RUNTIME", runtime)
     bag = DagBag(dag_folder=str(DAGS / "bookpipe_openlibrary.py"))
     return bag.dags.get("bookpipe_openlibrary"), bag.import_errors
+
+
+@pytest.fixture
+def binary():
+    """The bookpipe binary the Rust tests built (scripts/test sets BOOKPIPE_BINARY)."""
+    path = os.environ.get("BOOKPIPE_BINARY")
+    assert path and Path(path).is_file(), "set BOOKPIPE_BINARY to the bookpipe binary (scripts/test does)"
+    return path

@@ -7,10 +7,11 @@ import types
 from pathlib import Path
 
 import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from bookpipe_openlibrary import DS, step_arguments
-from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
-from conftest import load_dag
+from bookpipe_openlibrary import DS, TIMEOUTS, step_arguments
+from bookpipe_runtime import NOTHING_TO_DO, PASSWORD_DIR, make_task, runtime_name
+from conftest import PINNED_IMAGE, load_dag
 
 STEPS = ["fetch", "transform", "load", "aggregate"]
 
@@ -57,6 +58,11 @@ def test_each_subject_runs_fetch_transform_load_aggregate_in_order(monkeypatch):
     ]
     fetch = dag.task_dict["subject.fetch"]
     assert fetch.retries == 3 and fetch.retry_exponential_backoff
+    # Every task can be killed when it hangs; mapped tasks are labelled by their subject.
+    for task_id, task in dag.task_dict.items():
+        assert task.execution_timeout is not None, task_id
+    assert fetch.execution_timeout == datetime.timedelta(hours=2)
+    assert fetch.map_index_template == "{{ task.arguments[4] }}"
 
 
 def test_the_schedule_is_an_explicit_daily_cron_in_utc(monkeypatch):
@@ -75,7 +81,7 @@ def rendered(task, field):
 @pytest.mark.parametrize("step", STEPS)
 def test_kubernetes_arguments_for_2024_05_01(monkeypatch, step):
     monkeypatch.setenv("BOOKPIPE_RUNTIME", "kubernetes")
-    task = make_task(step, step_arguments(step, "science_fiction"))
+    task = make_task(step, step_arguments(step, "science_fiction"), execution_timeout=TIMEOUTS[step])
     arguments = rendered(task, "arguments")
     assert arguments[:5] == [step, "--ds", "2024-05-01", "--subject", "science_fiction"]
     extra = {"fetch": ["--contact", "data-team@example.com"], "aggregate": ["--output", "json"]}
@@ -83,15 +89,74 @@ def test_kubernetes_arguments_for_2024_05_01(monkeypatch, step):
     assert task.skip_on_exit_code == [NOTHING_TO_DO]
     assert task.on_finish_action.value == "delete_pod"
     assert task.get_logs
-    assert task.image == "bookpipe:latest"
-    assert [s.deploy_target for s in task.secrets] == ["BOOKPIPE_WAREHOUSE"]
-    assert "BOOKPIPE_WAREHOUSE" not in str(task.env_vars)
+    assert task.image == PINNED_IMAGE
+    # The URL from the secret as an env var; the password only as a mounted file.
+    assert [(s.deploy_type, s.deploy_target) for s in task.secrets] == [
+        ("env", "BOOKPIPE_WAREHOUSE"),
+        ("volume", PASSWORD_DIR),
+    ]
+    env = task.env_vars if isinstance(task.env_vars, dict) else {e.name: e.value for e in task.env_vars}
+    assert env["BOOKPIPE_WAREHOUSE_PASSWORD_FILE"] == f"{PASSWORD_DIR}/warehouse-password"
+    assert "BOOKPIPE_WAREHOUSE" not in env and not any("PASSWORD=" in str(v) for v in env.values())
+    pod, container = task.security_context, task.container_security_context
+    assert pod.run_as_non_root and pod.run_as_user == 65532
+    assert container.read_only_root_filesystem and not container.allow_privilege_escalation
+    assert container.capabilities.drop == ["ALL"]
+    assert [(m.name, m.mount_path) for m in task.volume_mounts] == [("tmp", "/tmp")]
+    assert task.volumes[0].empty_dir is not None
+
+
+@pytest.mark.parametrize("image", [None, "bookpipe", "bookpipe:latest", "repo/bookpipe@sha256:abc"])
+def test_kubernetes_refuses_an_image_that_can_move(monkeypatch, image):
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", "kubernetes")
+    if image is None:
+        monkeypatch.delenv("BOOKPIPE_IMAGE")
+    else:
+        monkeypatch.setenv("BOOKPIPE_IMAGE", image)
+    with pytest.raises(ValueError, match="by digest"):
+        make_task("load", step_arguments("load", "love"), execution_timeout=TIMEOUTS["load"])
+    monkeypatch.setenv("BOOKPIPE_IMAGE", "registry.example.com/bookpipe:1.4.0")
+    make_task("load", step_arguments("load", "love"), execution_timeout=TIMEOUTS["load"])
+
+
+def pod_that_exited(code: int):
+    from kubernetes.client import models as k8s
+
+    terminated = k8s.V1ContainerStateTerminated(exit_code=code)
+    status = k8s.V1ContainerStatus(
+        name="base",
+        image="x",
+        image_id="x",
+        ready=False,
+        restart_count=0,
+        state=k8s.V1ContainerState(terminated=terminated),
+    )
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="bookpipe-load-1", namespace="data"),
+        status=k8s.V1PodStatus(phase="Failed", container_statuses=[status]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "raised"), [(2, AirflowFailException), (3, AirflowSkipException), (1, AirflowException)]
+)
+def test_kubernetes_exit_codes(monkeypatch, code, raised):
+    """Exit 2 fails without retries, 3 skips, anything else fails to be retried."""
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", "kubernetes")
+    task = make_task("load", step_arguments("load", "love"), execution_timeout=TIMEOUTS["load"])
+    # No cluster here: the pod's deletion and patching are the provider's business, not this test's.
+    for method in ("process_pod_deletion", "patch_already_checked", "is_istio_enabled"):
+        monkeypatch.setattr(type(task), method, lambda *args, **kwargs: None)
+    pod = pod_that_exited(code)
+    with pytest.raises(raised) as caught:
+        task.cleanup(pod, pod)
+    assert type(caught.value) is raised
 
 
 def test_ecs_command_override_for_2024_05_01(monkeypatch):
     monkeypatch.setenv("BOOKPIPE_RUNTIME", "ecs")
     monkeypatch.setenv("BOOKPIPE_ECS_SUBNETS", "subnet-1,subnet-2")
-    task = make_task("transform", step_arguments("transform", "love"))
+    task = make_task("transform", step_arguments("transform", "love"), execution_timeout=TIMEOUTS["transform"])
     overrides = rendered(task, "overrides")
     container = overrides["containerOverrides"][0]
     assert container["name"] == "bookpipe"
@@ -102,6 +167,46 @@ def test_ecs_command_override_for_2024_05_01(monkeypatch):
     assert list(task.skip_on_exit_code) == [NOTHING_TO_DO]
     assert task.container_name == "bookpipe"
     assert "environment" not in container
+    assert task.map_index_template == "{{ task.overrides['containerOverrides'][0]['command'][4] }}"
+
+
+class FakeEcs:
+    """What `describe_tasks` answers for a stopped Fargate task whose container exited `code`."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+    def describe_tasks(self, cluster, tasks):
+        container = {"name": "bookpipe", "lastStatus": "STOPPED", "exitCode": self.code}
+        return {"tasks": [{"taskArn": tasks[0], "containers": [container]}], "failures": []}
+
+
+@pytest.mark.parametrize(
+    ("code", "raised"), [(2, AirflowFailException), (3, AirflowSkipException), (1, AirflowException)]
+)
+def test_ecs_exit_codes(monkeypatch, code, raised):
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", "ecs")
+    task = make_task("load", step_arguments("load", "love"), execution_timeout=TIMEOUTS["load"])
+    task.__dict__["client"] = FakeEcs(code)
+    task.arn = "arn:aws:ecs:eu-west-1:123456789012:task/bookpipe/abc"
+    with pytest.raises(raised) as caught:
+        task._check_success_task()
+    assert type(caught.value) is raised
+
+
+@pytest.mark.parametrize(
+    ("code", "raised"), [(2, AirflowFailException), (3, AirflowSkipException), (1, AirflowException)]
+)
+def test_local_exit_codes(monkeypatch, tmp_path, code, raised):
+    binary = tmp_path / "bookpipe"
+    binary.write_text(f"#!/bin/sh\necho 'error: the reason' >&2\nexit {code}\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", "local")
+    monkeypatch.setenv("BOOKPIPE_BINARY", str(binary))
+    task = make_task("load", ["load", "--ds", "2024-05-01", "--subject", "love"], execution_timeout=TIMEOUTS["load"])
+    with pytest.raises(raised, match="exit" if code != 1 else "exited with 1: error: the reason") as caught:
+        task.execute({})
+    assert type(caught.value) is raised
 
 
 def test_the_dag_passes_the_logical_date_and_the_mapped_subject(monkeypatch):
@@ -116,7 +221,7 @@ def test_ds_is_defined_for_runs_without_a_logical_date(monkeypatch):
     """API-triggered runs (`logical_date: null`) and Asset-triggered runs have no `ds` in Airflow 3:
     `--ds` is then the UTC day of the run's `run_after`."""
     monkeypatch.setenv("BOOKPIPE_RUNTIME", "local")
-    task = make_task("fetch", step_arguments("fetch", "love"))
+    task = make_task("fetch", step_arguments("fetch", "love"), execution_timeout=TIMEOUTS["fetch"])
     run = types.SimpleNamespace(run_after=datetime.datetime(2026, 11, 21, 23, 59, tzinfo=datetime.UTC))
     assert task.render_template(task.arguments, {"dag_run": run})[:3] == ["fetch", "--ds", "2026-11-21"]
     assert task.render_template(task.arguments, {"ds": "2024-05-01", "dag_run": run})[2] == "2024-05-01"

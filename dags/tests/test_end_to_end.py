@@ -5,24 +5,14 @@ binary `cargo test` built)."""
 from __future__ import annotations
 
 import datetime
-import os
 import time
-from pathlib import Path
 
 import duckdb
-import pytest
 
 from conftest import load_dag
 from fake_openlibrary import FakeOpenLibrary
 
 SUBJECTS = ["science_fiction", "love"]
-
-
-@pytest.fixture
-def binary():
-    path = os.environ.get("BOOKPIPE_BINARY")
-    assert path and Path(path).is_file(), "set BOOKPIPE_BINARY to the bookpipe binary (scripts/test does)"
-    return path
 
 
 def run_day(dag, day: datetime.date):

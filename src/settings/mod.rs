@@ -299,8 +299,6 @@ impl RunSettings {
             Some(raw) => Ds::parse(flags::DS, raw)?,
             None => Ds::from(now.date_naive()),
         };
-        let max_reject_ratio = reject_ratio(args.max_reject_ratio)?;
-        let warehouse = WarehouseUrl::resolve(&args.warehouse)?;
         let mut partitions: Vec<Partition> = Vec::with_capacity(args.subjects.len());
         for raw in &args.subjects {
             let partition = Partition::new(Subject::parse(flags::SUBJECTS, raw)?, ds);
@@ -311,6 +309,8 @@ impl RunSettings {
         if partitions.is_empty() {
             return Err(BadInput::new(flags::SUBJECTS, "give at least one subject"));
         }
+        let max_reject_ratio = reject_ratio(args.max_reject_ratio)?;
+        let warehouse = WarehouseUrl::resolve(&args.warehouse)?;
         let subjects = partitions
             .into_iter()
             .map(|partition| {
