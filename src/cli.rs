@@ -63,6 +63,8 @@ pub mod flags {
     pub const WAREHOUSE: Flag = flag("warehouse", "BOOKPIPE_WAREHOUSE");
     pub const WAREHOUSE_PASSWORD_FILE: Flag = flag("warehouse-password-file", "BOOKPIPE_WAREHOUSE_PASSWORD_FILE");
     pub const OUTPUT: Flag = flag("output", "BOOKPIPE_OUTPUT");
+    pub const FROM: Flag = flag("from", "BOOKPIPE_FROM");
+    pub const TO: Flag = flag("to", "BOOKPIPE_TO");
 
     /// The log filter (`info`, `debug`, `bookpipe=debug,...`): an environment variable only.
     pub const LOG_ENV: &str = "BOOKPIPE_LOG";
@@ -76,6 +78,7 @@ Examples:
   bookpipe aggregate --ds 2024-05-01 --subject science_fiction --output json
   bookpipe run --subject science_fiction --subject love --contact data@example.com
   bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export
+  bookpipe status --from 2024-05-01 --to 2024-05-07 --subject science_fiction
   BOOKPIPE_LAKE=/data/lake bookpipe fetch --ds 2024-05-01 --subject place:london
 
 Exit codes: 0 success, 1 failure, 2 bad input, 3 nothing to do (partition complete),
@@ -103,7 +106,8 @@ pub struct GlobalArgs {
     /// Log line format; `auto` is human on a terminal and JSON otherwise.
     #[arg(long = flags::LOG_FORMAT.long, global = true, env = flags::LOG_FORMAT.env, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
-    /// Exit code for "nothing to do"; 0 for runners that cannot skip on a code (AWS ECS).
+    /// Exit code for "nothing to do" (the DAG's runtimes, ECS included, skip on 3; set 0 for a runner
+    /// that cannot).
     #[arg(long = flags::NOTHING_TO_DO_EXIT_CODE.long, global = true, env = flags::NOTHING_TO_DO_EXIT_CODE.env, default_value_t = 3)]
     pub nothing_to_do_exit_code: u8,
 }
@@ -142,6 +146,10 @@ pub enum Command {
         after_help = "Example:\n  bookpipe run --subject science_fiction --subject love --contact data@example.com"
     )]
     Run(RunArgs),
+    /// Show, for each subject and ds of a range, which stages are complete: raw, silver, loaded, gold.
+    #[command(after_help = "Examples:\n  bookpipe status --from 2024-05-01 --to 2024-05-07\n  \
+        bookpipe status --from 2024-05-01 --to 2024-05-07 --subject love --output json")]
+    Status(StatusArgs),
 }
 
 /// The partition every task works on.
@@ -256,7 +264,7 @@ pub struct WarehouseArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// A readable summary when stdout is a terminal, nothing otherwise.
+    /// Text for people: aggregate's summary when stdout is a terminal (else nothing), status's grid.
     Auto,
     /// The summary as one JSON document on stdout.
     Json,
@@ -297,6 +305,24 @@ pub struct RunArgs {
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
     /// How each subject's summary is printed.
+    #[arg(long = flags::OUTPUT.long, env = flags::OUTPUT.env, value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// First ds of the range, YYYY-MM-DD.
+    #[arg(long = flags::FROM.long, env = flags::FROM.env)]
+    pub from: String,
+    /// Last ds of the range, YYYY-MM-DD (at most 366 days after --from).
+    #[arg(long = flags::TO.long, env = flags::TO.env)]
+    pub to: String,
+    /// Subject keys, repeated or comma-separated [default: every subject in the raw zone].
+    #[arg(long = flags::SUBJECTS.long, env = flags::SUBJECTS.env, value_delimiter = ',')]
+    pub subjects: Vec<String>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// `auto` prints the grid as a table, `json` as one JSON document.
     #[arg(long = flags::OUTPUT.long, env = flags::OUTPUT.env, value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
 }

@@ -17,6 +17,7 @@
 //!   CSV;
 //! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL), [`aggregate`] computes the
 //!   three answers there and writes them to the gold zone;
+//! - [`status`] reads how far every partition of a range got, stage by stage;
 //! - [`commands`] is the command layer: one file per command, `run` chains the four tasks.
 //!
 //! No task imports another: they meet only in the lake's layout, the silver contract and the
@@ -43,6 +44,7 @@ pub mod records;
 pub mod settings;
 pub mod silver;
 pub mod sorted;
+pub mod status;
 pub mod tables;
 pub mod transform;
 pub mod warehouse;

@@ -11,7 +11,7 @@ use crate::exit::Outcome;
 use crate::lake::Lake;
 use crate::settings::{
     AggregateSettings, ExportSettings, FetchSettings, GlobalSettings, LoadSettings, Partition, RunSettings,
-    TransformSettings,
+    StatusSettings, TransformSettings,
 };
 
 pub mod aggregate;
@@ -19,6 +19,7 @@ pub mod export;
 pub mod fetch;
 pub mod load;
 pub mod run;
+pub mod status;
 pub mod transform;
 
 /// Resolves the settings of the chosen command and runs it.
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Load(args) => load::run(&lake, &LoadSettings::resolve(&args)?).await,
         Command::Aggregate(args) => aggregate::run(&lake, &AggregateSettings::resolve(&args)?).await,
         Command::Run(args) => run::run(&lake, &RunSettings::resolve(&args, now)?).await,
+        Command::Status(args) => status::run(&lake, &StatusSettings::resolve(&args)?).await,
     }
 }
 

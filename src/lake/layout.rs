@@ -13,7 +13,7 @@
 
 use object_store::path::Path;
 
-use crate::settings::{Partition, Subject};
+use crate::settings::{Ds, Partition, Subject};
 use crate::tables::Table;
 
 /// The file every complete partition ends with (design doc: commit protocol).
@@ -105,6 +105,33 @@ pub fn gold_csv(table: &str, partition: &Partition) -> Path {
     gold_partition(table, partition).join(PART_CSV)
 }
 
+/// `raw/openlibrary/subjects`: one `subject=<slug>` folder per subject ever fetched.
+pub fn raw_subjects_root() -> Path {
+    Path::from_iter(["raw", "openlibrary", "subjects"])
+}
+
+/// `silver/<table>/subject=<slug>`: every ds of a subject's silver table, one folder each.
+pub fn silver_subject_prefix(table: Table, subject: &Subject) -> Path {
+    Path::from_iter(["silver", table.name(), &format!("subject={subject}")])
+}
+
+/// `gold/<table>/subject=<slug>`: every ds of a subject's gold table, one folder each.
+pub fn gold_subject_prefix(table: &str, subject: &Subject) -> Path {
+    Path::from_iter(["gold", table, &format!("subject={subject}")])
+}
+
+/// The subject of a `subject=<slug>` folder (the last part of `folder`), if it is one.
+pub fn parse_subject_folder(folder: &Path) -> Option<Subject> {
+    let name = folder.filename()?.strip_prefix("subject=")?;
+    Subject::parse(crate::cli::flags::SUBJECT, name).ok()
+}
+
+/// The ds of a `ds=<date>` folder (the last part of `folder`), if it is one.
+pub fn parse_ds_folder(folder: &Path) -> Option<Ds> {
+    let date = folder.filename()?.strip_prefix("ds=")?;
+    Ds::parse(crate::cli::flags::DS, date).ok()
+}
+
 /// `<zone...>/subject=<slug>/ds=<date>`.
 fn hive(zone: &[&str], partition: &Partition) -> Path {
     let subject = format!("subject={}", partition.subject);
@@ -116,7 +143,6 @@ fn hive(zone: &[&str], partition: &Partition) -> Path {
 mod tests {
     use super::*;
     use crate::cli::flags;
-    use crate::settings::Ds;
 
     #[test]
     fn layout_is_hive_style() {
@@ -144,6 +170,10 @@ mod tests {
             silver_object(Table::BookAuthors, &partition).as_ref(),
             "silver/book_authors/subject=place:london/ds=2024-05-01/part-00000.parquet"
         );
+        let folder = raw_subject_partition(&partition);
+        assert_eq!(parse_ds_folder(&folder), Some(partition.ds));
+        assert_eq!(parse_subject_folder(&raw_subject_prefix(&partition.subject)), Some(partition.subject.clone()));
+        assert_eq!(parse_ds_folder(&raw_subject_prefix(&partition.subject)), None);
         assert_eq!(
             gold_csv("books_per_year", &partition).as_ref(),
             "gold/books_per_year/subject=place:london/ds=2024-05-01/part-00000.csv"

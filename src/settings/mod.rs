@@ -12,7 +12,7 @@ use reqwest::Url;
 
 use crate::cli::{
     AggregateArgs, ExportArgs, ExportFormat, FetchArgs, FetchOptions, Flag, GlobalArgs, LoadArgs, OutputFormat,
-    RunArgs, TransformArgs, flags,
+    RunArgs, StatusArgs, TransformArgs, flags,
 };
 use crate::exit::BadInput;
 
@@ -327,6 +327,48 @@ impl RunSettings {
             })
             .collect::<Result<_, BadInput>>()?;
         Ok(Self { subjects })
+    }
+}
+
+/// Everything `status` needs, checked.
+#[derive(Debug, Clone)]
+pub struct StatusSettings {
+    pub from: Ds,
+    pub to: Ds,
+    /// The subjects asked about; empty: every subject of the raw zone.
+    pub subjects: Vec<Subject>,
+    pub warehouse: WarehouseUrl,
+    pub output: OutputFormat,
+}
+
+/// The longest range `status` reports, in days.
+pub const MAX_STATUS_DAYS: i64 = 366;
+
+impl StatusSettings {
+    pub fn resolve(args: &StatusArgs) -> Result<Self, BadInput> {
+        let (from, to) = (Ds::parse(flags::FROM, &args.from)?, Ds::parse(flags::TO, &args.to)?);
+        if to < from {
+            return Err(BadInput::new(flags::TO, format!("{to} is before --from {from}")));
+        }
+        if (to.date() - from.date()).num_days() >= MAX_STATUS_DAYS {
+            return Err(BadInput::new(
+                flags::TO,
+                format!("the range {from}..{to} is longer than {MAX_STATUS_DAYS} days"),
+            ));
+        }
+        let mut subjects = Vec::with_capacity(args.subjects.len());
+        for raw in &args.subjects {
+            let subject = Subject::parse(flags::SUBJECTS, raw)?;
+            if !subjects.contains(&subject) {
+                subjects.push(subject);
+            }
+        }
+        Ok(Self { from, to, subjects, warehouse: WarehouseUrl::resolve(&args.warehouse)?, output: args.output })
+    }
+
+    /// Every ds of the range, in order.
+    pub fn days(&self) -> Vec<Ds> {
+        self.from.date().iter_days().take_while(|d| *d <= self.to.date()).map(Ds::from).collect()
     }
 }
 

@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 use super::error::WarehouseError;
 use super::slice::{Batches, LOADED, LoadCounts, with_slice_columns};
 use super::sql::{self, GOLD};
-use crate::settings::Partition;
+use crate::settings::{Ds, Partition};
 use crate::tables::Table;
 
 pub struct DuckDb {
@@ -171,6 +171,20 @@ impl DuckDb {
                 None => conn.query_row(&sql, [], |row| row.get(0)),
             }
             .map_err(db)
+        })
+        .await
+    }
+
+    pub async fn loads(&mut self, from: Ds, to: Ds) -> Result<Vec<(String, String, i64)>, WarehouseError> {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.blocking("reading loads", move |conn| {
+            let tables: i64 = conn.query_row(sql::HAS_LOADS, [], |row| row.get(0)).map_err(db)?;
+            if tables == 0 {
+                return Ok(vec![]);
+            }
+            let mut statement = conn.prepare(sql::LOADS_IN_RANGE).map_err(db)?;
+            let rows = statement.query_map(params![from, to], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)));
+            rows.map_err(db)?.collect::<Result<_, _>>().map_err(db)
         })
         .await
     }

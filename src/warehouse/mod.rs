@@ -21,7 +21,7 @@ pub use error::WarehouseError;
 pub use slice::{Batches, LOADED, LoadCounts, with_slice_columns};
 pub use sql::{GOLD, Gold, MIGRATIONS, Migration};
 
-use crate::settings::{Partition, WarehouseUrl};
+use crate::settings::{Ds, Partition, WarehouseUrl};
 use crate::tables::Table;
 
 /// A connected warehouse.
@@ -36,6 +36,24 @@ impl Warehouse {
             WarehouseUrl::DuckDb(path) => Warehouse::DuckDb(duckdb::DuckDb::open(path).await?),
             WarehouseUrl::Postgres(pg) => Warehouse::Postgres(postgres::Postgres::connect(pg).await?),
         })
+    }
+
+    /// The warehouse if it exists, without creating it (a DuckDB file that is not there is `None`):
+    /// for readers that must not leave a new, empty warehouse behind.
+    pub async fn connect_existing(url: &WarehouseUrl) -> Result<Option<Self>, WarehouseError> {
+        match url {
+            WarehouseUrl::DuckDb(path) if !path.exists() => Ok(None),
+            url => Self::connect(url).await.map(Some),
+        }
+    }
+
+    /// Every slice `load` recorded with a ds in `from..=to`: `(subject, ds, books)`. A warehouse
+    /// nothing was loaded into yet has none.
+    pub async fn loads(&mut self, from: Ds, to: Ds) -> Result<Vec<(String, String, i64)>, WarehouseError> {
+        match self {
+            Warehouse::DuckDb(db) => db.loads(from, to).await,
+            Warehouse::Postgres(db) => db.loads(from, to).await,
+        }
     }
 
     /// Creates or upgrades the schema; returns the versions applied now.

@@ -184,6 +184,16 @@ impl Postgres {
         Ok(row.get(0))
     }
 
+    pub async fn loads(&mut self, from: Ds, to: Ds) -> Result<Vec<(String, String, i64)>, WarehouseError> {
+        let err = || pg_err(&self.url, "reading loads");
+        let tables: i64 = self.client.query_one(sql::HAS_LOADS, &[]).await.map_err(err())?.get(0);
+        if tables == 0 {
+            return Ok(vec![]);
+        }
+        let rows = self.client.query(sql::LOADS_IN_RANGE, &[&from.date(), &to.date()]).await.map_err(err())?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect())
+    }
+
     pub async fn undated_books(&mut self, slice: &Partition) -> Result<(i64, i64), WarehouseError> {
         let (subject, date) = params(slice);
         let row = self

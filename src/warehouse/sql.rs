@@ -59,6 +59,12 @@ pub fn delete_slice(table: &str) -> String {
 /// Records a load: subject, ds, and the rows of books, authors and book_authors (`$3`..`$5`).
 pub const RECORD_LOAD: &str = "INSERT INTO loads VALUES ($1, CAST($2 AS DATE), $3, $4, $5, current_timestamp)";
 
+/// Whether the schema has a `loads` table yet (a warehouse nothing was loaded into has none).
+pub const HAS_LOADS: &str = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'loads'";
+/// Every load of a range of days (`$1`..`$2`): subject, ds as text, books.
+pub const LOADS_IN_RANGE: &str = "SELECT subject, CAST(ds AS VARCHAR), books FROM loads \
+     WHERE ds BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)";
+
 fn is_identifier(name: &str) -> bool {
     name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }

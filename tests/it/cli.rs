@@ -24,7 +24,7 @@ fn help_shows_every_flag_its_env_var_and_an_example() {
     let (code, stdout, _) = run(&mut bookpipe(&["fetch", "--help"]));
     assert_eq!(code, 0);
     insta::assert_snapshot!("fetch_help", stdout);
-    for command in ["transform", "load", "aggregate", "run"] {
+    for command in ["transform", "load", "aggregate", "run", "status"] {
         let (code, stdout, _) = run(&mut bookpipe(&[command, "--help"]));
         assert_eq!(code, 0);
         insta::assert_snapshot!(format!("{command}_help"), stdout);

@@ -7,6 +7,7 @@ mod fetch;
 mod fetch_rules;
 mod refusals;
 mod secrets;
+mod status;
 mod storage;
 mod support;
 mod tls;
