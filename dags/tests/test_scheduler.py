@@ -98,7 +98,7 @@ class Airflow:
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"{}")
 
-    def wait(self, what: str, check, timeout: float):
+    def wait(self, what: str, check, timeout: float, detail=lambda: ""):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -110,7 +110,7 @@ class Airflow:
             if result:
                 return result
             time.sleep(1)
-        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}:\n{self.tail()}")
+        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}: {detail()}\n{self.tail()}")
 
     def run_state(self, run_id: str) -> str | None:
         status, run = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")
@@ -121,6 +121,7 @@ class Airflow:
             f"run {run_id} to finish (a task that is never scheduled stays 'scheduled' for ever)",
             lambda: (state := self.run_state(run_id)) in ("success", "failed") and state,
             RUN_TIMEOUT,
+            detail=lambda: f"task instances {states(self.task_instances(run_id))}",
         )
 
     def task_instances(self, run_id: str) -> dict[tuple[str, int], dict]:
