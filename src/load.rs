@@ -5,41 +5,45 @@
 //! so a reader sees the old slice or the new one, and a load that fails half-way leaves the old
 //! one. The schema is created or upgraded first by versioned migrations.
 
-use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 
-use crate::exit::Outcome;
+use crate::cli::flags;
+use crate::exit::{BadInput, Outcome};
 use crate::lake::Lake;
 use crate::lake::commit::Committed;
-use crate::lake::parquet::read_batches;
-use crate::settings::LoadSettings;
+use crate::settings::{LoadSettings, WarehouseUrl};
 use crate::silver::{TransformDetails, read_committed};
-use crate::warehouse::{Batches, LOADED, Warehouse, WarehouseError};
+use crate::warehouse::{LOADED, SilverTable, Warehouse};
 
 /// Loads the silver partition of `s.partition` into the warehouse.
 pub async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
     let silver = read_silver(lake, s).await?;
+    if matches!(s.warehouse, WarehouseUrl::Redshift(_)) && lake.s3_uri(&Path::from("silver")).is_none() {
+        // Checked before connecting: Redshift's COPY reads the objects from S3 itself.
+        return Err(BadInput::new(
+            flags::WAREHOUSE,
+            format!(
+                "redshift:// loads with COPY from S3, so the lake must be s3://bucket/prefix (it is {})",
+                lake.url()
+            ),
+        )
+        .into());
+    }
     let mut warehouse = Warehouse::connect(&s.warehouse).await?;
     let applied = warehouse.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(versions = ?applied, "warehouse schema migrated");
     }
-    let mut tables = Vec::with_capacity(LOADED.len());
-    for (table, committed) in LOADED.iter().zip(&silver) {
-        let mut streams = Vec::new();
-        for object in &committed.manifest.objects {
-            let path = Path::from(object.path.as_str());
-            let stream = read_batches(lake, &path, object.bytes)
-                .await
-                .map_err(|source| WarehouseError::Parquet { path: object.path.clone(), source })?;
-            let named = object.path.clone();
-            streams.push(stream.map_err(move |source| WarehouseError::Parquet { path: named.clone(), source }));
-        }
-        let batches: Batches = futures::stream::iter(streams).flatten().boxed();
-        tables.push((*table, batches));
-    }
+    let tables: Vec<SilverTable> = LOADED
+        .iter()
+        .zip(&silver)
+        .map(|(&table, committed)| SilverTable {
+            table,
+            objects: committed.manifest.objects.iter().map(|o| (Path::from(o.path.as_str()), o.bytes)).collect(),
+        })
+        .collect();
     let started = std::time::Instant::now();
-    let counts = warehouse.replace_slice(&s.partition, tables).await?;
+    let counts = warehouse.replace_slice(lake, &s.partition, &tables).await?;
     let expected = silver[0].manifest.details.clone();
     if (counts.books, counts.authors, counts.book_authors) != (expected.books, expected.authors, expected.book_authors)
     {

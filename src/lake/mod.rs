@@ -43,6 +43,9 @@ pub struct Lake {
     url: String,
     /// Local and in-memory stores work without a tokio runtime; S3's HTTP client does not.
     blocking_reads: bool,
+    /// The bucket and prefix of an S3 lake: where a warehouse that loads from S3 (Redshift's COPY)
+    /// finds the objects.
+    s3: Option<(String, String)>,
 }
 
 impl Lake {
@@ -68,7 +71,7 @@ impl Lake {
                 return Self::from_s3(builder, prefix, url);
             }
         };
-        Ok(Self { store, url: url.to_string(), blocking_reads: true })
+        Ok(Self { store, url: url.to_string(), blocking_reads: true, s3: None })
     }
 
     /// An S3 lake from a configured builder (tests pass explicit endpoint and keys this way).
@@ -76,7 +79,20 @@ impl Lake {
         let s3 = builder.build().map_err(|source| LakeError::Open { url: url.to_string(), source })?;
         let store: Arc<dyn ObjectStore> =
             if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-        Ok(Self { store, url: url.to_string(), blocking_reads: false })
+        let location = match url {
+            LakeUrl::S3 { bucket, prefix } => Some((bucket.clone(), prefix.clone())),
+            _ => None,
+        };
+        Ok(Self { store, url: url.to_string(), blocking_reads: false, s3: location })
+    }
+
+    /// `s3://<bucket>/<prefix>/<path>`, the S3 URI of a lake object, on an S3 lake.
+    pub fn s3_uri(&self, path: &Path) -> Option<String> {
+        let (bucket, prefix) = self.s3.as_ref()?;
+        Some(match prefix.is_empty() {
+            true => format!("s3://{bucket}/{path}"),
+            false => format!("s3://{bucket}/{prefix}/{path}"),
+        })
     }
 
     /// The lake's location as given, for messages.

@@ -19,7 +19,7 @@ use crate::exit::BadInput;
 mod partition;
 mod warehouse_url;
 pub use partition::{Ds, Partition, Subject};
-pub use warehouse_url::{PgEnv, PgTarget, PgTls, TlsMode, WarehouseUrl, redacted};
+pub use warehouse_url::{PgEnv, PgTarget, PgTls, RedshiftTarget, TlsMode, WarehouseUrl, redacted};
 
 /// Where the lake lives. All access goes through `object_store`; this says which backend.
 #[derive(Debug, Clone, PartialEq, Eq)]

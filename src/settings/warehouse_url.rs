@@ -18,7 +18,20 @@ pub enum WarehouseUrl {
     DuckDb(PathBuf),
     /// `postgres://…` or `postgresql://…`.
     Postgres(Box<PgTarget>),
+    /// `redshift://user@host:5439/db?iam_role=arn:aws:iam::<account>:role/<name>`: Amazon Redshift,
+    /// through the PostgreSQL protocol, loading with `COPY … FROM 's3://…' IAM_ROLE …`.
+    Redshift(Box<RedshiftTarget>),
 }
+
+/// A Redshift cluster or workgroup: the connection, and the role Redshift assumes to read the lake.
+#[derive(Debug, Clone)]
+pub struct RedshiftTarget {
+    pub pg: PgTarget,
+    pub iam_role: String,
+}
+
+/// Redshift's port when the URL names none.
+const REDSHIFT_PORT: u16 = 5439;
 
 /// A PostgreSQL server to connect to. The password lives only in `config`; `redacted` is what
 /// messages and logs show.
@@ -88,6 +101,7 @@ impl fmt::Display for WarehouseUrl {
         match self {
             WarehouseUrl::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
             WarehouseUrl::Postgres(target) => f.write_str(&target.redacted),
+            WarehouseUrl::Redshift(target) => f.write_str(&target.pg.redacted),
         }
     }
 }
@@ -105,6 +119,9 @@ impl WarehouseUrl {
                 ));
             }
             return Ok(WarehouseUrl::DuckDb(PathBuf::from(path)));
+        }
+        if let Some(rest) = raw.strip_prefix("redshift://") {
+            return Self::parse_redshift(rest, password_file, env);
         }
         if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
             let scheme = raw.split_once(':').map_or("", |(scheme, _)| scheme);
@@ -173,18 +190,79 @@ impl WarehouseUrl {
     }
 }
 
-/// The URL without its `sslmode` and `sslrootcert` options, and their values (percent-decoded).
-fn take_tls_options(url: &str) -> (String, Option<String>, Option<String>) {
-    let Some((base, query)) = url.split_once('?') else { return (url.to_string(), None, None) };
-    let (mut sslmode, mut sslrootcert, mut kept) = (None, None, vec![]);
+impl WarehouseUrl {
+    /// `redshift://` + `rest`: a PostgreSQL URL to Redshift's port, and the `iam_role` for COPY.
+    fn parse_redshift(rest: &str, password_file: Option<&std::path::Path>, env: &PgEnv) -> Result<Self, BadInput> {
+        let (url, iam_role) = take_option(&format!("postgres://{rest}"), "iam_role");
+        let iam_role = iam_role.ok_or_else(|| {
+            BadInput::new(
+                flags::WAREHOUSE,
+                "a redshift:// URL needs ?iam_role=arn:aws:iam::<account>:role/<name>, the role Redshift assumes \
+                 to COPY from the lake",
+            )
+        })?;
+        if !is_role_arn(&iam_role) {
+            return Err(BadInput::new(
+                flags::WAREHOUSE,
+                format!("iam_role {iam_role:?} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"),
+            ));
+        }
+        // Redshift's port where the URL names none: put into the host part (after the last @ before
+        // the path), where the PostgreSQL parser would otherwise assume 5432.
+        let rest = &url["postgres://".len()..];
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let host_start = rest[..end].rfind('@').map_or(0, |at| at + 1);
+        let has_port = rest[host_start..end].rsplit_once(':').is_some_and(|(_, port)| !port.is_empty());
+        let url = match has_port {
+            true => url.clone(),
+            false => format!("postgres://{}:{REDSHIFT_PORT}{}", &rest[..end], &rest[end..]),
+        };
+        let WarehouseUrl::Postgres(pg) = Self::parse(&url, password_file, env)? else {
+            unreachable!("a postgres:// URL parses to a PostgreSQL target")
+        };
+        let mut pg = *pg;
+        let shown = redacted(&pg.config, &pg.tls);
+        let separator = if shown.contains('?') { '&' } else { '?' };
+        pg.redacted = format!("redshift{}{separator}iam_role={iam_role}", shown.trim_start_matches("postgres"));
+        Ok(WarehouseUrl::Redshift(Box::new(RedshiftTarget { pg, iam_role })))
+    }
+}
+
+/// `arn:<partition>:iam::<account>:role/<path and name>`, nothing that could leave a SQL literal.
+fn is_role_arn(text: &str) -> bool {
+    let mut parts = text.splitn(6, ':');
+    let (arn, partition, service, region, account, resource) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
+    arn == Some("arn")
+        && partition.is_some_and(|p| p.starts_with("aws"))
+        && service == Some("iam")
+        && region == Some("")
+        && account.is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        && resource.is_some_and(|r| {
+            r.strip_prefix("role/").is_some_and(|name| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_/-".contains(&b))
+            })
+        })
+}
+
+/// The URL without the query option `name`, and its value (percent-decoded).
+fn take_option(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else { return (url.to_string(), None) };
+    let (mut value, mut kept) = (None, vec![]);
     for pair in query.split('&') {
         match pair.split_once('=') {
-            Some(("sslmode", value)) => sslmode = Some(decode(value)),
-            Some(("sslrootcert", value)) => sslrootcert = Some(decode(value)),
+            Some((key, v)) if key == name => value = Some(decode(v)),
             _ => kept.push(pair),
         }
     }
     let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    (url, value)
+}
+
+/// The URL without its `sslmode` and `sslrootcert` options, and their values (percent-decoded).
+fn take_tls_options(url: &str) -> (String, Option<String>, Option<String>) {
+    let (url, sslmode) = take_option(url, "sslmode");
+    let (url, sslrootcert) = take_option(&url, "sslrootcert");
     (url, sslmode, sslrootcert)
 }
 
@@ -371,10 +449,39 @@ mod tests {
     }
 
     #[test]
+    fn redshift_urls_name_the_copy_role_and_default_to_port_5439() {
+        let env = PgEnv { password: Some("s3cret".into()), ..PgEnv::default() };
+        let role = "arn:aws:iam::123456789012:role/bookpipe-redshift-copy";
+        let raw = format!(
+            "redshift://loader@wg.eu-west-1.redshift-serverless.amazonaws.com/books?sslmode=verify-full&iam_role={role}"
+        );
+        let WarehouseUrl::Redshift(target) = WarehouseUrl::parse(&raw, None, &env).unwrap() else { panic!("redshift") };
+        assert_eq!(target.iam_role, role);
+        assert_eq!(target.pg.config.get_ports(), [5439]);
+        assert_eq!(target.pg.config.get_password(), Some(&b"s3cret"[..]));
+        assert_eq!(
+            WarehouseUrl::Redshift(target).to_string(),
+            format!(
+                "redshift://loader:***@wg.eu-west-1.redshift-serverless.amazonaws.com:5439/books?sslmode=verify-full&iam_role={role}"
+            )
+        );
+        for (bad, why) in [
+            ("redshift://u@h/db", "needs ?iam_role="),
+            ("redshift://u@h/db?iam_role=bookpipe-copy", "not an IAM role ARN"),
+            ("redshift://u@h/db?iam_role=arn:aws:iam::123456789012:role/x'%20OR%201", "not an IAM role ARN"),
+            ("redshift://u@h/db?iam_role=arn:aws:iam::123456789012:user/copy", "not an IAM role ARN"),
+        ] {
+            let err = WarehouseUrl::parse(bad, None, &env).unwrap_err();
+            assert_eq!(err.flag, flags::WAREHOUSE, "{bad}");
+            assert!(err.message.contains(why), "{bad}: {}", err.message);
+        }
+    }
+
+    #[test]
     fn tls_options_come_from_the_url_else_the_env_and_default_to_prefer() {
         let tls = |url: &str, env: &PgEnv| match WarehouseUrl::parse(url, None, env).unwrap() {
             WarehouseUrl::Postgres(target) => (target.tls.mode, target.tls.root_cert.clone(), target.redacted.clone()),
-            WarehouseUrl::DuckDb(_) => unreachable!(),
+            _ => unreachable!(),
         };
         let none = PgEnv::default();
         assert_eq!(tls("postgres://u@h/db", &none), (TlsMode::Prefer, None, "postgres://u@h:5432/db".into()));

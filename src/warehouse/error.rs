@@ -14,6 +14,8 @@ pub enum WarehouseError {
     Arrow { context: String, source: ArrowError },
     #[error("reading {path}: {source}")]
     Parquet { path: String, source: parquet::errors::ParquetError },
+    #[error("Redshift loads with COPY from S3, so the lake must be s3://… (it is {lake})")]
+    LakeNotOnS3 { lake: String },
     #[error("the DuckDB worker thread died: {0}")]
     Worker(String),
 }

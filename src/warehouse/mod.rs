@@ -11,6 +11,7 @@
 pub mod duckdb;
 mod error;
 pub mod postgres;
+pub mod redshift;
 mod slice;
 pub mod sql;
 pub mod tls;
@@ -18,11 +19,11 @@ pub mod tls;
 use arrow::array::RecordBatch;
 
 pub use error::WarehouseError;
-pub use slice::{Batches, LOADED, LoadCounts, with_slice_columns};
+pub use slice::{Batches, LOADED, LoadCounts, SilverTable, with_slice_columns};
 pub use sql::{GOLD, Gold, MIGRATIONS, Migration};
 
+use crate::lake::Lake;
 use crate::settings::{Ds, Partition, WarehouseUrl};
-use crate::tables::Table;
 
 /// A connected warehouse.
 pub enum Warehouse {
@@ -35,6 +36,7 @@ impl Warehouse {
         Ok(match url {
             WarehouseUrl::DuckDb(path) => Warehouse::DuckDb(duckdb::DuckDb::open(path).await?),
             WarehouseUrl::Postgres(pg) => Warehouse::Postgres(postgres::Postgres::connect(pg).await?),
+            WarehouseUrl::Redshift(rs) => Warehouse::Postgres(postgres::Postgres::connect_redshift(rs).await?),
         })
     }
 
@@ -64,13 +66,24 @@ impl Warehouse {
         }
     }
 
-    /// Replaces the `(subject, ds)` slice of `books`, `authors` and `book_authors` in one
-    /// transaction: all three tables change, or none.
+    /// Replaces the `(subject, ds)` slice of `books`, `authors` and `book_authors` with the silver
+    /// tables' committed objects, in one transaction: all three tables change, or none. DuckDB and
+    /// PostgreSQL stream the rows from the lake; Redshift copies the objects from S3 itself.
     pub async fn replace_slice(
         &mut self,
+        lake: &Lake,
         slice: &Partition,
-        tables: Vec<(Table, Batches)>,
+        silver: &[SilverTable],
     ) -> Result<LoadCounts, WarehouseError> {
+        if let Warehouse::Postgres(db) = self
+            && db.is_redshift()
+        {
+            return db.copy_slice(lake, slice, silver).await;
+        }
+        let mut tables = Vec::with_capacity(silver.len());
+        for table in silver {
+            tables.push((table.table, slice::batches(lake, table).await?));
+        }
         match self {
             Warehouse::DuckDb(db) => db.replace_slice(slice, tables).await,
             Warehouse::Postgres(db) => db.replace_slice(slice, tables).await,

@@ -1,8 +1,8 @@
 //! The server warehouse: PostgreSQL through `tokio-postgres`, loading with binary `COPY`.
 //!
-//! Redshift speaks the same protocol for what this needs except binary `COPY FROM STDIN` (Redshift
-//! loads from S3 instead); see the README's Redshift notes. Nothing here logs the connection
-//! string: errors name the server by its redacted URL.
+//! Redshift speaks the same protocol: a `redshift://` warehouse is this engine with Redshift's
+//! dialect where it differs ([`super::redshift`]: COPY from S3, table locks, its migrations). Nothing
+//! here logs the connection string: errors name the server by its redacted URL.
 
 use std::pin::pin;
 
@@ -17,14 +17,18 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
 use super::error::WarehouseError;
-use super::slice::{Batches, LOADED, LoadCounts};
+use super::redshift::{self, Step};
+use super::slice::{Batches, LOADED, LoadCounts, SilverTable};
 use super::sql::{self, GOLD};
-use crate::settings::{Ds, Partition, PgTarget};
+use crate::lake::Lake;
+use crate::settings::{Ds, Partition, PgTarget, RedshiftTarget};
 use crate::tables::Table;
 
 pub struct Postgres {
     client: Client,
     url: String,
+    /// On Redshift: the IAM role its COPY assumes to read the lake.
+    redshift: Option<String>,
 }
 
 /// Serialises writers of one slice (the key is hashed into PostgreSQL's advisory lock space).
@@ -64,22 +68,41 @@ impl Postgres {
                 tracing::debug!(setting, error = %err, "the server refused a session setting");
             }
         }
-        Ok(Self { client, url })
+        Ok(Self { client, url, redshift: None })
+    }
+
+    /// A Redshift cluster or workgroup, through the same protocol.
+    pub async fn connect_redshift(target: &RedshiftTarget) -> Result<Self, WarehouseError> {
+        let mut db = Self::connect(&target.pg).await?;
+        db.redshift = Some(target.iam_role.clone());
+        Ok(db)
+    }
+
+    pub fn is_redshift(&self) -> bool {
+        self.redshift.is_some()
     }
 
     pub async fn migrate(&mut self) -> Result<Vec<u32>, WarehouseError> {
         let url = self.url.clone();
+        let redshift = self.is_redshift();
         let tx = self.client.transaction().await.map_err(pg_err(&url, "migrating"))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg_err(&url, "migrating"))?;
-        tx.batch_execute(sql::CREATE_MIGRATIONS).await.map_err(pg_err(&url, "migrating"))?;
+        if redshift {
+            // No advisory locks: the migrations table itself is locked, once it exists.
+            tx.batch_execute(sql::CREATE_MIGRATIONS).await.map_err(pg_err(&url, "migrating"))?;
+            tx.batch_execute(redshift::MIGRATION_LOCK).await.map_err(pg_err(&url, "migrating"))?;
+        } else {
+            let lock = tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await;
+            lock.map_err(pg_err(&url, "migrating"))?;
+            tx.batch_execute(sql::CREATE_MIGRATIONS).await.map_err(pg_err(&url, "migrating"))?;
+        }
+        let record = if redshift { sql::RECORD_MIGRATION_REDSHIFT } else { sql::RECORD_MIGRATION };
         let row = tx.query_one(sql::CURRENT_VERSION, &[]).await.map_err(pg_err(&url, "migrating"))?;
         let mut applied = vec![];
         for migration in sql::pending(row.get(0)) {
             let (version, name) = (migration.version, migration.name);
-            tx.batch_execute(migration.postgres)
-                .await
-                .map_err(pg_err(&url, format!("applying migration {version} ({name})")))?;
-            tx.execute(sql::RECORD_MIGRATION, &[&(version as i32), &name]).await.map_err(pg_err(&url, "migrating"))?;
+            let text = if redshift { migration.redshift } else { migration.postgres };
+            tx.batch_execute(text).await.map_err(pg_err(&url, format!("applying migration {version} ({name})")))?;
+            tx.execute(record, &[&(version as i32), &name]).await.map_err(pg_err(&url, "migrating"))?;
             applied.push(version);
         }
         tx.commit().await.map_err(pg_err(&url, "migrating"))?;
@@ -184,6 +207,46 @@ impl Postgres {
         Ok(row.get(0))
     }
 
+    /// Replaces the slice on Redshift: its COPY reads the silver objects from the S3 lake
+    /// ([`redshift::load_steps`]), in one transaction with the `loads` record.
+    pub async fn copy_slice(
+        &mut self,
+        lake: &Lake,
+        slice: &Partition,
+        silver: &[SilverTable],
+    ) -> Result<LoadCounts, WarehouseError> {
+        let role = self.redshift.clone().expect("copy_slice is Redshift's");
+        let mut uris = Vec::with_capacity(silver.len());
+        for table in silver {
+            let located: Option<Vec<String>> = table.objects.iter().map(|(path, _)| lake.s3_uri(path)).collect();
+            uris.push((table.table, located.ok_or_else(|| WarehouseError::LakeNotOnS3 { lake: lake.url().into() })?));
+        }
+        let url = self.url.clone();
+        let (subject, date) = params(slice);
+        let tx = self.client.transaction().await.map_err(pg_err(&url, "loading"))?;
+        let mut counts = LoadCounts::default();
+        for step in redshift::load_steps(&uris, &role) {
+            let context =
+                || format!("loading ({})", step.sql().split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+            match &step {
+                Step::Plain(sql) => tx.batch_execute(sql).await.map_err(pg_err(&url, context()))?,
+                Step::Slice(sql) => {
+                    tx.execute(sql.as_str(), &[&subject, &date]).await.map_err(pg_err(&url, context()))?;
+                }
+                Step::Insert(table, sql) => {
+                    *counts.get_mut(*table) =
+                        tx.execute(sql.as_str(), &[&subject, &date]).await.map_err(pg_err(&url, context()))?
+                }
+            }
+        }
+        let (books, authors, links) = (counts.books as i64, counts.authors as i64, counts.book_authors as i64);
+        tx.execute(sql::RECORD_LOAD_REDSHIFT, &[&subject, &date, &books, &authors, &links])
+            .await
+            .map_err(pg_err(&url, "recording the load"))?;
+        tx.commit().await.map_err(pg_err(&url, "committing the load"))?;
+        Ok(counts)
+    }
+
     pub async fn loads(&mut self, from: Ds, to: Ds) -> Result<Vec<(String, String, i64)>, WarehouseError> {
         let err = || pg_err(&self.url, "reading loads");
         let tables: i64 = self.client.query_one(sql::HAS_LOADS, &[]).await.map_err(err())?.get(0);
@@ -208,12 +271,23 @@ impl Postgres {
         let (subject, date) = params(slice);
         let url = self.url.clone();
         let tx = self.client.transaction().await.map_err(pg_err(&url, "aggregating"))?;
-        tx.execute(SLICE_LOCK, &[&format!("aggregate:{subject}:{date}")])
-            .await
-            .map_err(pg_err(&url, "locking the slice"))?;
-        for gold in GOLD.iter() {
-            for sql in gold.replace_sql() {
-                tx.execute(&sql, &[&subject, &date]).await.map_err(pg_err(&url, format!("computing {}", gold.name)))?;
+        if self.redshift.is_some() {
+            for step in redshift::aggregate_steps() {
+                let done = match &step {
+                    Step::Slice(sql) => tx.execute(sql.as_str(), &[&subject, &date]).await.map(drop),
+                    other => tx.batch_execute(other.sql()).await,
+                };
+                done.map_err(pg_err(&url, "computing the answers"))?;
+            }
+        } else {
+            tx.execute(SLICE_LOCK, &[&format!("aggregate:{subject}:{date}")])
+                .await
+                .map_err(pg_err(&url, "locking the slice"))?;
+            for gold in GOLD.iter() {
+                for sql in gold.replace_sql() {
+                    let done = tx.execute(&sql, &[&subject, &date]).await;
+                    done.map_err(pg_err(&url, format!("computing {}", gold.name)))?;
+                }
             }
         }
         let mut answers = Vec::with_capacity(GOLD.len());

@@ -7,10 +7,34 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
 
 use super::error::WarehouseError;
+use crate::lake::Lake;
+use crate::lake::parquet::read_batches;
 use crate::settings::Partition;
 use crate::tables::Table;
+
+/// One silver table of a slice: its committed objects, with their sizes (from the manifest).
+#[derive(Debug, Clone)]
+pub struct SilverTable {
+    pub table: Table,
+    pub objects: Vec<(Path, u64)>,
+}
+
+/// A silver table's rows, streamed from the lake object by object.
+pub async fn batches(lake: &Lake, silver: &SilverTable) -> Result<Batches, WarehouseError> {
+    let mut streams = Vec::with_capacity(silver.objects.len());
+    for (path, size) in &silver.objects {
+        let named = path.to_string();
+        let stream = read_batches(lake, path, *size)
+            .await
+            .map_err(|source| WarehouseError::Parquet { path: named.clone(), source })?;
+        streams.push(stream.map_err(move |source| WarehouseError::Parquet { path: named.clone(), source }));
+    }
+    Ok(futures::stream::iter(streams).flatten().boxed())
+}
 
 /// The silver tables `load` puts into the warehouse, in the order it loads them.
 pub const LOADED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];

@@ -13,13 +13,26 @@ use super::error::WarehouseError;
 
 /// The schema migrations, in order; each runs once, recorded in `bookpipe_migrations`.
 pub const MIGRATIONS: [Migration; 3] = [
-    Migration::both(1, "tables", include_str!("../../sql/migrations/0001_tables.sql")),
-    Migration::both(2, "listed_author_key", include_str!("../../sql/migrations/0002_listed_author_key.sql")),
+    Migration {
+        version: 1,
+        name: "tables",
+        duckdb: include_str!("../../sql/migrations/0001_tables.sql"),
+        postgres: include_str!("../../sql/migrations/0001_tables.sql"),
+        redshift: include_str!("../../sql/migrations/redshift/0001_tables.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "listed_author_key",
+        duckdb: include_str!("../../sql/migrations/0002_listed_author_key.sql"),
+        postgres: include_str!("../../sql/migrations/0002_listed_author_key.sql"),
+        redshift: include_str!("../../sql/migrations/redshift/0002_listed_author_key.sql"),
+    },
     Migration {
         version: 3,
         name: "slice_layout",
         duckdb: include_str!("../../sql/migrations/0003_slice_layout.duckdb.sql"),
         postgres: include_str!("../../sql/migrations/0003_slice_layout.postgres.sql"),
+        redshift: include_str!("../../sql/migrations/redshift/0003_slice_layout.sql"),
     },
 ];
 
@@ -29,12 +42,7 @@ pub struct Migration {
     pub name: &'static str,
     pub duckdb: &'static str,
     pub postgres: &'static str,
-}
-
-impl Migration {
-    const fn both(version: u32, name: &'static str, sql: &'static str) -> Self {
-        Self { version, name, duckdb: sql, postgres: sql }
-    }
+    pub redshift: &'static str,
 }
 
 /// Which migrations a schema at `current` still needs, in order.
@@ -49,6 +57,8 @@ pub const CREATE_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS bookpipe_migrati
 pub const CURRENT_VERSION: &str = "SELECT max(version) FROM bookpipe_migrations";
 /// Records that migration `$1` (named `$2`) ran.
 pub const RECORD_MIGRATION: &str = "INSERT INTO bookpipe_migrations VALUES ($1, $2, current_timestamp)";
+/// The same on Redshift, whose clock function is GETDATE().
+pub const RECORD_MIGRATION_REDSHIFT: &str = "INSERT INTO bookpipe_migrations VALUES ($1, $2, GETDATE())";
 
 /// Deletes one slice of `table` (a slice table, one of its day partitions, or `loads`).
 pub fn delete_slice(table: &str) -> String {
@@ -58,6 +68,8 @@ pub fn delete_slice(table: &str) -> String {
 
 /// Records a load: subject, ds, and the rows of books, authors and book_authors (`$3`..`$5`).
 pub const RECORD_LOAD: &str = "INSERT INTO loads VALUES ($1, CAST($2 AS DATE), $3, $4, $5, current_timestamp)";
+/// The same on Redshift.
+pub const RECORD_LOAD_REDSHIFT: &str = "INSERT INTO loads VALUES ($1, CAST($2 AS DATE), $3, $4, $5, GETDATE())";
 
 /// Whether the schema has a `loads` table yet (a warehouse nothing was loaded into has none).
 pub const HAS_LOADS: &str = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'loads'";
