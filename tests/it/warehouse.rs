@@ -289,3 +289,22 @@ async fn both_engines_give_the_hand_computed_gold_and_the_same_rows() {
     let postgres = gold_numbers(postgres_url(&pg, "gold")).await;
     assert_eq!(duck, postgres);
 }
+
+#[tokio::test]
+async fn redshift_refuses_a_lake_that_is_not_on_s3_before_connecting() {
+    let d = today();
+    let lake = science_fiction_lake(&d).await;
+    let partition = Partition::new(subject("science_fiction"), ds(&d));
+    let transform = TransformSettings { partition: partition.clone(), max_reject_ratio: 0.01, force: false };
+    bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
+    // Port 9 of 127.0.0.1: nothing listens, so a connection attempt would fail differently.
+    let url = "redshift://loader@127.0.0.1:9/books?iam_role=arn:aws:iam::123456789012:role/bookpipe-redshift-copy";
+    let warehouse = WarehouseUrl::parse(url, None, &bookpipe::settings::PgEnv::default()).unwrap();
+    let result = bookpipe::commands::load::run(&lake, &LoadSettings { partition, warehouse }).await;
+    let message = format!("{:#}", result.as_ref().unwrap_err());
+    assert_eq!(code_for(&result), Code::BadInput, "{message}");
+    assert!(
+        message.contains("--warehouse (BOOKPIPE_WAREHOUSE)") && message.contains("lake must be s3://"),
+        "{message}"
+    );
+}

@@ -1,5 +1,6 @@
 # The lake bucket (design doc: lake layout): raw/, silver/, gold/ under one prefix.
 resource "aws_s3_bucket" "lake" {
+  #checkov:skip=CKV_AWS_18:Object access is audited by the account's CloudTrail S3 data events (who, with which role), which need no second bucket; S3 server access logs would.
   #checkov:skip=CKV_AWS_144:Replication needs a bucket and a provider in a second region, which the root chooses; versioning (below) keeps every overwritten or deleted object for noncurrent_version_expiration_days.
   bucket = var.lake_bucket_name
   tags   = local.tags
@@ -36,12 +37,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
     }
     bucket_key_enabled = true
   }
-}
-
-resource "aws_s3_bucket_logging" "lake" {
-  bucket        = aws_s3_bucket.lake.id
-  target_bucket = aws_s3_bucket.access_logs.id
-  target_prefix = "${aws_s3_bucket.lake.bucket}/"
 }
 
 data "aws_iam_policy_document" "lake" {
