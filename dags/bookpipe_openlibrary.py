@@ -2,7 +2,7 @@
 ### bookpipe: Open Library subjects → lake → warehouse, daily
 
 For each subject (DAG param `subjects`), four idempotent, date-partitioned tasks of the bookpipe
-image run in order: `fetch` → `transform` → `load` → `aggregate`. Subjects fan out with dynamic task
+image run in order: `fetch` → `transform` → `load` → `aggregate` → `report`. Subjects fan out with dynamic task
 mapping (one mapped task group per subject).
 
 **Which date is `--ds`.** The schedule is an explicit `CronTriggerTimetable("0 6 * * *", UTC)`: in
@@ -25,7 +25,8 @@ once on every runtime: retries are for failures a retry can fix. Every task has 
 One fetch runs at a time across every run and subject of this DAG (`max_active_tis_per_dag=1`),
 so parallel subjects and backfills stay within Open Library's rate with no pool to create first (a
 task in a pool that does not exist is never scheduled).
-The gold tables are declared as Assets, updated by each subject's `aggregate`.
+The gold tables are declared as Assets, updated by each subject's `aggregate`; `report` then writes the
+subject's page, `gold/report/subject=S/ds=D/index.html`, and the index of latest reports.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
 
 DEFAULT_SUBJECTS = ["science_fiction", "fantasy", "love"]
-STEPS = ("fetch", "transform", "load", "aggregate")
+STEPS = ("fetch", "transform", "load", "aggregate", "report")
 # How long a step may run before Airflow kills it (and retries it): fetch is paced at 3 requests a
 # second (a 100,000-work subject takes ~10 minutes cold); the others take seconds to minutes.
 TIMEOUTS = {
@@ -47,6 +48,7 @@ TIMEOUTS = {
     "transform": timedelta(minutes=45),
     "load": timedelta(minutes=45),
     "aggregate": timedelta(minutes=30),
+    "report": timedelta(minutes=15),
 }
 # The logical date's day, else (a run without one: API-triggered with `logical_date: null`, or
 # Asset-triggered) the UTC day of the run's `run_after`; Airflow 3 defines `ds` only with a logical date.

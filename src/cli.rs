@@ -76,6 +76,7 @@ Examples:
   bookpipe transform --ds 2024-05-01 --subject science_fiction
   bookpipe load --ds 2024-05-01 --subject science_fiction --warehouse duckdb:./warehouse.duckdb
   bookpipe aggregate --ds 2024-05-01 --subject science_fiction --output json
+  bookpipe report --ds 2024-05-01 --subject science_fiction
   bookpipe run --subject science_fiction --subject love --contact data@example.com
   bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export
   bookpipe status --from 2024-05-01 --to 2024-05-07 --subject science_fiction
@@ -141,11 +142,14 @@ pub enum Command {
     /// Compute the three answers in the warehouse and write them to the gold zone as Parquet and CSV.
     #[command(after_help = "Example:\n  bookpipe aggregate --ds 2024-05-01 --subject science_fiction --output json")]
     Aggregate(AggregateArgs),
-    /// Fetch, transform, load and aggregate one or more subjects for one ds (default: today, UTC).
+    /// Fetch, transform, load, aggregate and report one or more subjects for one ds (default: today, UTC).
     #[command(
         after_help = "Example:\n  bookpipe run --subject science_fiction --subject love --contact data@example.com"
     )]
     Run(RunArgs),
+    /// Write a subject's report for one ds as a self-contained HTML page in the lake (and the index of reports).
+    #[command(after_help = "Example:\n  bookpipe report --ds 2024-05-01 --subject science_fiction")]
+    Report(ReportArgs),
     /// Show, for each subject and ds of a range, which stages are complete: raw, silver, loaded, gold.
     #[command(after_help = "Examples:\n  bookpipe status --from 2024-05-01 --to 2024-05-07\n  \
         bookpipe status --from 2024-05-01 --to 2024-05-07 --subject love --output json")]
@@ -307,6 +311,14 @@ pub struct RunArgs {
     /// How each subject's summary is printed.
     #[arg(long = flags::OUTPUT.long, env = flags::OUTPUT.env, value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub partition: PartitionArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -16,7 +16,7 @@
 //!   memory); [`silver`] is the contract between it and its readers; [`export`] writes silver as
 //!   CSV;
 //! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL), [`aggregate`] computes the
-//!   three answers there and writes them to the gold zone;
+//!   three answers there and writes them to the gold zone; [`report`] turns them into a page;
 //! - [`status`] reads how far every partition of a range got, stage by stage;
 //! - [`commands`] is the command layer: one file per command, `run` chains the four tasks.
 //!
@@ -41,6 +41,7 @@ pub mod logging;
 pub mod openlibrary;
 pub mod ratelimit;
 pub mod records;
+pub mod report;
 pub mod settings;
 pub mod silver;
 pub mod sorted;

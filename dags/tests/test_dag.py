@@ -13,7 +13,7 @@ from bookpipe_openlibrary import DS, TIMEOUTS, step_arguments
 from bookpipe_runtime import NOTHING_TO_DO, PASSWORD_DIR, make_task, runtime_name
 from conftest import PINNED_IMAGE, load_dag
 
-STEPS = ["fetch", "transform", "load", "aggregate"]
+STEPS = ["fetch", "transform", "load", "aggregate", "report"]
 
 
 @pytest.mark.parametrize("runtime", ["kubernetes", "ecs", "local"])
@@ -25,22 +25,24 @@ def test_dagbag_imports_without_errors(monkeypatch, runtime):
         "subject.aggregate",
         "subject.fetch",
         "subject.load",
+        "subject.report",
         "subject.transform",
         "subjects",
     ]
     assert dag.doc_md and "Which date is `--ds`" in dag.doc_md
 
 
-def test_each_subject_runs_fetch_transform_load_aggregate_in_order(monkeypatch):
+def test_each_subject_runs_fetch_transform_load_aggregate_report_in_order(monkeypatch):
     dag, _ = load_dag(monkeypatch, "kubernetes")
     downstream = {task_id: sorted(task.downstream_task_ids) for task_id, task in dag.task_dict.items()}
     assert downstream == {
         # The mapped group's input feeds every task of the group.
-        "subjects": ["subject.aggregate", "subject.fetch", "subject.load", "subject.transform"],
+        "subjects": ["subject.aggregate", "subject.fetch", "subject.load", "subject.report", "subject.transform"],
         "subject.fetch": ["subject.transform"],
         "subject.transform": ["subject.load"],
         "subject.load": ["subject.aggregate"],
-        "subject.aggregate": [],
+        "subject.aggregate": ["subject.report"],
+        "subject.report": [],
     }
     # A skipped step (exit 3: its partition is complete) does not skip the next one.
     assert dag.task_dict["subject.fetch"].trigger_rule == "all_success"

@@ -30,7 +30,7 @@ DAG_ID = "bookpipe_openlibrary"
 DAGS = Path(os.environ.get("BOOKPIPE_TEST_DAGS_FOLDER") or Path(__file__).resolve().parents[1])
 # How long one run may take here before the test calls it stuck (a healthy one takes ~20 s).
 RUN_TIMEOUT = float(os.environ.get("BOOKPIPE_TEST_RUN_TIMEOUT", "240"))
-STEPS = ("fetch", "transform", "load", "aggregate")
+STEPS = ("fetch", "transform", "load", "aggregate", "report")
 
 
 def free_port() -> int:
@@ -124,6 +124,17 @@ class Airflow:
             detail=lambda: f"task instances {states(self.task_instances(run_id))}",
         )
 
+    def create_backfill(self, request: dict) -> dict:
+        """`POST /backfills`. On SQLite the API refuses it while the scheduler holds the database
+        (503 "Database is locked"): asked again, as an operator would."""
+        for _ in range(30):
+            status, backfill = self.api("POST", "/backfills", request)
+            if status != 503:
+                break
+            time.sleep(1)
+        assert status == 200, backfill
+        return backfill
+
     def task_instances(self, run_id: str) -> dict[tuple[str, int], dict]:
         status, body = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")
         assert status == 200, body
@@ -213,24 +224,21 @@ def test_a_real_scheduler_runs_the_dag_with_and_without_a_logical_date_and_backf
                 transform="upstream_failed",
                 load="upstream_failed",
                 aggregate="upstream_failed",
+                report="upstream_failed",
             )
             assert airflow.run_state("refused") == "failed"
 
             # A backfill of three past days: fetch finds each raw partition complete (exit 3,
             # skipped), transform, load and aggregate run from the raw zone.
-            status, backfill = airflow.api(
-                "POST",
-                "/backfills",
-                {
-                    "dag_id": DAG_ID,
-                    "from_date": datetime.datetime.combine(days[0], datetime.time(0), tzinfo=datetime.UTC).isoformat(),
-                    "to_date": datetime.datetime.combine(days[-1], datetime.time(12), tzinfo=datetime.UTC).isoformat(),
-                    "dag_run_conf": {"subjects": ["science_fiction"]},
-                    "reprocess_behavior": "none",
-                    "max_active_runs": 1,
-                },
-            )
-            assert status == 200, backfill
+            backfill_request = {
+                "dag_id": DAG_ID,
+                "from_date": datetime.datetime.combine(days[0], datetime.time(0), tzinfo=datetime.UTC).isoformat(),
+                "to_date": datetime.datetime.combine(days[-1], datetime.time(12), tzinfo=datetime.UTC).isoformat(),
+                "dag_run_conf": {"subjects": ["science_fiction"]},
+                "reprocess_behavior": "none",
+                "max_active_runs": 1,
+            }
+            backfill = airflow.create_backfill(backfill_request)
             airflow.wait(
                 "the backfill to complete",
                 lambda: airflow.api("GET", f"/backfills/{backfill['id']}")[1].get("completed_at"),
@@ -259,4 +267,12 @@ def test_a_real_scheduler_runs_the_dag_with_and_without_a_logical_date_and_backf
     )
     gold = con.execute("SELECT count(DISTINCT (subject, ds)) FROM books_per_year").fetchone()
     assert gold == (5,)
+    # Every successful run ended with its report page, and the index links each subject's latest.
+    reports = sorted(str(p.relative_to(lake)) for p in lake.glob("gold/report/subject=*/ds=*/index.html"))
+    assert reports == sorted(
+        [f"gold/report/subject=science_fiction/ds={day}/index.html" for day in [*days, yesterday]]
+        + [f"gold/report/subject=love/ds={today}/index.html"]
+    )
+    index = (lake / "gold" / "report" / "index.html").read_text().replace("&#x2f;", "/")
+    assert f'href="subject=science_fiction/ds={yesterday}/index.html"' in index
     print(f"airflow standalone: {ready - started:.1f}s to a healthy scheduler; runs: {driven:.1f}s")

@@ -10,14 +10,15 @@ use crate::cli::{Cli, Command};
 use crate::exit::Outcome;
 use crate::lake::Lake;
 use crate::settings::{
-    AggregateSettings, ExportSettings, FetchSettings, GlobalSettings, LoadSettings, Partition, RunSettings,
-    StatusSettings, TransformSettings,
+    AggregateSettings, ExportSettings, FetchSettings, GlobalSettings, LoadSettings, Partition, ReportSettings,
+    RunSettings, StatusSettings, TransformSettings,
 };
 
 pub mod aggregate;
 pub mod export;
 pub mod fetch;
 pub mod load;
+pub mod report;
 pub mod run;
 pub mod status;
 pub mod transform;
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Load(args) => load::run(&lake, &LoadSettings::resolve(&args)?).await,
         Command::Aggregate(args) => aggregate::run(&lake, &AggregateSettings::resolve(&args)?).await,
         Command::Run(args) => run::run(&lake, &RunSettings::resolve(&args, now)?).await,
+        Command::Report(args) => report::run(&lake, &ReportSettings::resolve(&args)?).await,
         Command::Status(args) => status::run(&lake, &StatusSettings::resolve(&args)?).await,
     }
 }

@@ -9,6 +9,8 @@
 //! raw/openlibrary/authors/subject=S/ds=D/batch-<stamp>-00000.json ...          (fetch, immutable)
 //! silver/<table>/subject=S/ds=D/part-00000.parquet, _manifest.json              (transform)
 //! gold/<table>/subject=S/ds=D/part-00000.parquet, part-00000.csv, _manifest.json (aggregate)
+//! gold/report/subject=S/ds=D/index.html, _manifest.json                          (report)
+//! gold/report/index.html: every subject's latest report                         (report)
 //! ```
 
 use object_store::path::Path;
@@ -26,6 +28,8 @@ pub const FETCH_STATE: &str = "_fetch_state.json";
 const PART_PARQUET: &str = "part-00000.parquet";
 /// The one CSV object of a gold partition.
 const PART_CSV: &str = "part-00000.csv";
+/// The page of a report partition, and the report index.
+const REPORT_PAGE: &str = "index.html";
 
 /// `raw/openlibrary/subjects/subject=<slug>/ds=<date>`: the subject pages of one fetch.
 pub fn raw_subject_partition(partition: &Partition) -> Path {
@@ -103,6 +107,31 @@ pub fn gold_parquet(table: &str, partition: &Partition) -> Path {
 /// The CSV object of a gold partition (the same rows as its Parquet object).
 pub fn gold_csv(table: &str, partition: &Partition) -> Path {
     gold_partition(table, partition).join(PART_CSV)
+}
+
+/// `gold/report/subject=<slug>/ds=<date>`: one day's report page of a subject.
+pub fn report_partition(partition: &Partition) -> Path {
+    hive(&["gold", "report"], partition)
+}
+
+/// The page of a report partition.
+pub fn report_page(partition: &Partition) -> Path {
+    report_partition(partition).join(REPORT_PAGE)
+}
+
+/// `gold/report`: one `subject=<slug>` folder per subject reported, and the index page.
+pub fn report_root() -> Path {
+    Path::from_iter(["gold", "report"])
+}
+
+/// `gold/report/index.html`: links to every subject's latest report (rewritten by each report).
+pub fn report_index() -> Path {
+    report_root().join(REPORT_PAGE)
+}
+
+/// A report page's path relative to the index page, for its link.
+pub fn report_link(partition: &Partition) -> String {
+    format!("subject={}/ds={}/{REPORT_PAGE}", partition.subject, partition.ds)
 }
 
 /// `raw/openlibrary/subjects`: one `subject=<slug>` folder per subject ever fetched.

@@ -12,7 +12,7 @@ use reqwest::Url;
 
 use crate::cli::{
     AggregateArgs, ExportArgs, ExportFormat, FetchArgs, FetchOptions, Flag, GlobalArgs, LoadArgs, OutputFormat,
-    RunArgs, StatusArgs, TransformArgs, flags,
+    ReportArgs, RunArgs, StatusArgs, TransformArgs, flags,
 };
 use crate::exit::BadInput;
 
@@ -278,6 +278,19 @@ impl AggregateSettings {
     }
 }
 
+/// Everything `report` needs, checked.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub partition: Partition,
+    pub warehouse: WarehouseUrl,
+}
+
+impl ReportSettings {
+    pub fn resolve(args: &ReportArgs) -> Result<Self, BadInput> {
+        Ok(Self { partition: Partition::resolve(&args.partition)?, warehouse: WarehouseUrl::resolve(&args.warehouse)? })
+    }
+}
+
 /// Everything `run` needs: each subject's four tasks, each with settings built for that subject.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -291,6 +304,7 @@ pub struct SubjectRun {
     pub transform: TransformSettings,
     pub load: LoadSettings,
     pub aggregate: AggregateSettings,
+    pub report: ReportSettings,
 }
 
 impl RunSettings {
@@ -322,7 +336,12 @@ impl RunSettings {
                         force: args.fetch.force,
                     },
                     load: LoadSettings { partition: partition.clone(), warehouse: warehouse.clone() },
-                    aggregate: AggregateSettings { partition, warehouse: warehouse.clone(), output: args.output },
+                    aggregate: AggregateSettings {
+                        partition: partition.clone(),
+                        warehouse: warehouse.clone(),
+                        output: args.output,
+                    },
+                    report: ReportSettings { partition, warehouse: warehouse.clone() },
                 })
             })
             .collect::<Result<_, BadInput>>()?;

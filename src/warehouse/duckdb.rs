@@ -189,6 +189,25 @@ impl DuckDb {
         .await
     }
 
+    pub async fn select(
+        &mut self,
+        query: &str,
+        slice: &Partition,
+        other: Option<Ds>,
+    ) -> Result<Vec<RecordBatch>, WarehouseError> {
+        let (subject, ds) = texts(slice);
+        let (query, other) = (query.to_string(), other.map(|d| d.to_string()));
+        self.blocking("reading", move |conn| {
+            let mut statement = conn.prepare(&query).map_err(db)?;
+            let rows = match &other {
+                Some(other) => statement.query_arrow(params![subject, ds, other]).map_err(db)?.collect(),
+                None => statement.query_arrow(params![subject, ds]).map_err(db)?.collect(),
+            };
+            Ok(rows)
+        })
+        .await
+    }
+
     pub async fn undated_books(&mut self, slice: &Partition) -> Result<(i64, i64), WarehouseError> {
         let (subject, ds) = texts(slice);
         self.blocking("counting undated books", move |conn| {

@@ -17,6 +17,7 @@ pub mod sql;
 pub mod tls;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 
 pub use error::WarehouseError;
 pub use slice::{Batches, LOADED, LoadCounts, SilverTable, with_slice_columns};
@@ -103,6 +104,23 @@ impl Warehouse {
             Warehouse::Postgres(db) => db.aggregate(slice).await?,
         };
         GOLD.iter().zip(batches).map(|(gold, batches)| gold.conform(&batches)).collect()
+    }
+
+    /// The rows of a read-only query of one slice — `$1` its subject, `$2` its ds, `$3` the ds
+    /// `other` when given — as one batch of `schema`, in the engine's order. (The report's queries.)
+    pub async fn select(
+        &mut self,
+        what: &str,
+        query: &str,
+        schema: &SchemaRef,
+        slice: &Partition,
+        other: Option<Ds>,
+    ) -> Result<RecordBatch, WarehouseError> {
+        let batches = match self {
+            Warehouse::DuckDb(db) => db.select(query, slice, other).await?,
+            Warehouse::Postgres(db) => vec![db.select(query, schema, slice, other).await?],
+        };
+        sql::conform(what, schema, &[], &batches)
     }
 
     /// Works in the slice, and how many of them have no first_publish_year.

@@ -257,6 +257,22 @@ impl Postgres {
         Ok(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect())
     }
 
+    pub async fn select(
+        &mut self,
+        query: &str,
+        schema: &SchemaRef,
+        slice: &Partition,
+        other: Option<Ds>,
+    ) -> Result<RecordBatch, WarehouseError> {
+        let (subject, date) = params(slice);
+        let rows = match other {
+            Some(other) => self.client.query(query, &[&subject, &date, &other.date()]).await,
+            None => self.client.query(query, &[&subject, &date]).await,
+        }
+        .map_err(pg_err(&self.url, "reading"))?;
+        rows_to_batch(schema, &rows).map_err(|source| WarehouseError::Arrow { context: "reading".into(), source })
+    }
+
     pub async fn undated_books(&mut self, slice: &Partition) -> Result<(i64, i64), WarehouseError> {
         let (subject, date) = params(slice);
         let row = self

@@ -124,30 +124,43 @@ impl Gold {
 
     /// The engine's batches as one batch of exactly this schema, sorted by `order_by`.
     pub fn conform(&self, batches: &[RecordBatch]) -> Result<RecordBatch, WarehouseError> {
-        let arrow = |source| WarehouseError::Arrow { context: format!("reading {}", self.name), source };
-        let mut columns = vec![];
-        for (i, field) in self.schema.fields().iter().enumerate() {
-            let parts: Vec<_> = batches.iter().map(|b| b.column(i).clone()).collect();
-            let refs: Vec<&dyn arrow::array::Array> = parts.iter().map(|a| a.as_ref()).collect();
-            let column = if refs.is_empty() {
-                arrow::array::new_empty_array(field.data_type())
-            } else {
-                arrow::compute::concat(&refs).map_err(arrow)?
-            };
-            columns.push(arrow::compute::cast(&column, field.data_type()).map_err(arrow)?);
-        }
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow)?;
-        let sort: Vec<SortColumn> = self
-            .order_by
-            .iter()
-            .map(|name| SortColumn {
-                values: batch.column_by_name(name).expect("order columns exist").clone(),
-                options: None,
-            })
-            .collect();
-        let order = lexsort_to_indices(&sort, None).map_err(arrow)?;
-        take_record_batch(&batch, &order).map_err(arrow)
+        conform(self.name, &self.schema, self.order_by, batches)
     }
+}
+
+/// An engine's batches as one batch of exactly `schema` (columns cast to its types), sorted by
+/// `order_by`: both engines then give the same rows in the same order and types.
+pub fn conform(
+    what: &str,
+    schema: &SchemaRef,
+    order_by: &[&str],
+    batches: &[RecordBatch],
+) -> Result<RecordBatch, WarehouseError> {
+    let arrow = |source| WarehouseError::Arrow { context: format!("reading {what}"), source };
+    let mut columns = vec![];
+    for (i, field) in schema.fields().iter().enumerate() {
+        let parts: Vec<_> = batches.iter().map(|b| b.column(i).clone()).collect();
+        let refs: Vec<&dyn arrow::array::Array> = parts.iter().map(|a| a.as_ref()).collect();
+        let column = if refs.is_empty() {
+            arrow::array::new_empty_array(field.data_type())
+        } else {
+            arrow::compute::concat(&refs).map_err(arrow)?
+        };
+        columns.push(arrow::compute::cast(&column, field.data_type()).map_err(arrow)?);
+    }
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(arrow)?;
+    if order_by.is_empty() {
+        return Ok(batch);
+    }
+    let sort: Vec<SortColumn> = order_by
+        .iter()
+        .map(|name| SortColumn {
+            values: batch.column_by_name(name).expect("order columns exist").clone(),
+            options: None,
+        })
+        .collect();
+    let order = lexsort_to_indices(&sort, None).map_err(arrow)?;
+    take_record_batch(&batch, &order).map_err(arrow)
 }
 
 fn field(name: &str, data_type: DataType, nullable: bool) -> Field {

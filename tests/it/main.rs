@@ -6,6 +6,7 @@ mod faults;
 mod fetch;
 mod fetch_rules;
 mod refusals;
+mod report;
 mod secrets;
 mod status;
 mod storage;

@@ -140,6 +140,7 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
                     warehouse: url.clone(),
                     output: bookpipe::cli::OutputFormat::Auto,
                 },
+                report: bookpipe::settings::ReportSettings { partition: partition.clone(), warehouse: url.clone() },
             }],
         };
         assert_eq!(bookpipe::commands::run::run(lake, &settings).await.unwrap(), Outcome::Done);
