@@ -209,15 +209,15 @@ async fn write_index(lake: &Lake) -> anyhow::Result<usize> {
 
 fn int(batch: &RecordBatch, name: &str) -> Option<i64> {
     let column = batch.column_by_name(name)?.as_primitive::<Int64Type>();
-    (column.len() > 0 && column.is_valid(0)).then(|| column.value(0))
+    (!column.is_empty() && column.is_valid(0)).then(|| column.value(0))
 }
 
 fn year(batch: &RecordBatch, name: &str) -> Option<i32> {
     let column = batch.column_by_name(name)?.as_primitive::<Int32Type>();
-    (column.len() > 0 && column.is_valid(0)).then(|| column.value(0))
+    (!column.is_empty() && column.is_valid(0)).then(|| column.value(0))
 }
 
 fn text(batch: &RecordBatch, name: &str) -> Option<String> {
     let column = batch.column_by_name(name)?.as_string::<i32>();
-    (column.len() > 0 && column.is_valid(0)).then(|| column.value(0).to_string())
+    (!column.is_empty() && column.is_valid(0)).then(|| column.value(0).to_string())
 }

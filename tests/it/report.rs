@@ -162,6 +162,19 @@ fn the_page_states_what_the_gold_tables_hold_and_what_changed_since_the_day_befo
     assert_eq!(manifest["details"]["previous_ds"], yesterday());
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 4, "three gold partitions and the silver rejects");
 
+    // What the page shows, for the record (`cargo test report -- --nocapture`).
+    println!(
+        "report of a 20,000-work subject, day 2: {} bytes; headline {}; changes {} works added, {} removed, {} new \
+         authors, top mover {}; top author {}; distribution {}",
+        page.len(),
+        r["headline"],
+        r["changes"]["works_added"],
+        r["changes"]["works_removed"],
+        r["changes"]["new_authors"],
+        movers[0],
+        r["top_authors"][0],
+        r["distribution"]
+    );
     browser_check(&path);
 }
 
