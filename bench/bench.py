@@ -4,12 +4,15 @@ Run through bench/run (it builds bookpipe and the generator and makes the venv).
 generates a raw partition shaped like Open Library's (cached in the work folder), then measures,
 each `--runs` times, as separate processes (wall time, CPU time and peak RSS from wait4):
 
-  transform      bookpipe transform  |  DuckDB read_json -> Parquet  |  json + pandas + pyarrow
+  transform      bookpipe transform  |  DuckDB read_json -> Parquet  |  polars  |  json + pandas + pyarrow
   load, DuckDB   bookpipe load       |  DuckDB's own read_parquet into the same tables
   load, Postgres bookpipe load       |  psql \\copy of the same rows as CSV
   aggregate      bookpipe aggregate on DuckDB and on PostgreSQL
   history        bookpipe load and aggregate of one subject's slice day after day, on both engines:
                  day 1 against day N, as the tables' history grows
+  whole job      bookpipe run (fetch → transform → load → aggregate → report) against dlt (its REST API
+                 source and a parallel transformer into DuckDB, then the answers in SQL), from a fake
+                 Open Library with no rate limit; requests counted, answers checked against bookpipe's
   fetch          bookpipe fetch from a fake Open Library on 127.0.0.1 that answers after a latency and
                  enforces Open Library's rate (3 requests/s, burst 25, 429 beyond): a cold cache,
                  then the next day
@@ -54,19 +57,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="works per partition, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs of every measurement (the median is shown)")
     parser.add_argument("--pandas-max", type=int, default=1_000_000, help="largest size pandas is run at")
+    parser.add_argument("--polars-max", type=int, default=1_000_000, help="largest size polars is run at")
+    parser.add_argument("--job-sizes", default="5000,50000", help="works of the whole-job comparison with dlt")
     parser.add_argument("--fetch-works", type=int, default=20_000, help="works of the fetch benchmark's subject")
     parser.add_argument("--fetch-authors", type=int, default=6_000, help="distinct authors of that subject")
     parser.add_argument("--fetch-rate", type=float, default=3.0, help="requests/s the fake allows (and --rate)")
     parser.add_argument("--fetch-latency", type=float, default=0.1, help="seconds the fake API waits per answer")
     parser.add_argument("--history-days", type=int, default=60, help="days of the history benchmark")
     parser.add_argument("--history-works", type=int, default=20_000, help="works of its subject")
-    parser.add_argument("--skip", default="", help="sections to leave out: transform,duckdb,postgres,history,fetch")
+    parser.add_argument("--skip", default="", help="sections to leave out: transform,duckdb,postgres,history,job,fetch")
     parser.add_argument("--smoke", action="store_true", help="CI-sized: 2,000 works, one run")
     parser.add_argument("--workdir", default=str(Path.home() / ".cache/bookpipe/bench"), help="data and outputs")
     parser.add_argument("--out", help="also write the tables to this Markdown file")
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.runs, args.fetch_works, args.fetch_authors = "2000", 1, 2000, 600
+        args.job_sizes = "1000"
         args.history_days, args.history_works = 4, 2000
     return args
 
@@ -87,7 +93,9 @@ def main() -> None:
         for size in sizes:
             lake = bench.generate(size)
             if "transform" not in skip:
-                rows["transform"] += bench.transform(lake, size, pandas=size <= args.pandas_max)
+                rows["transform"] += bench.transform(
+                    lake, size, pandas=size <= args.pandas_max, polars=size <= args.polars_max
+                )
             else:
                 bench.run_bookpipe("transform", lake, "--force")
             if "duckdb" not in skip:
@@ -106,6 +114,9 @@ def main() -> None:
         if "history" not in skip:
             found = history(bench, postgres, args.history_days, args.history_works, sys.modules[__name__])
             report.append(history_table(found, markdown))
+        if "job" not in skip:
+            found = [row for works in args.job_sizes.split(",") for row in bench.job(int(works))]
+            report.append(job_table(found))
         if "fetch" not in skip:
             report.append(
                 fetch_table(bench.fetch(args.fetch_works, args.fetch_authors, args.fetch_rate, args.fetch_latency))
@@ -169,7 +180,7 @@ class Bench:
 
     # -- transform -------------------------------------------------------------------------------
 
-    def transform(self, lake: Path, works: int, pandas: bool) -> list[dict]:
+    def transform(self, lake: Path, works: int, pandas: bool, polars: bool) -> list[dict]:
         raw_mb = raw_bytes(lake) / 1e6
         out = self.work / "out"
         contenders = [
@@ -180,6 +191,9 @@ class Bench:
                 out / "duckdb",
             ),
         ]
+        if polars:
+            command = [self.python, self.contenders, "polars-transform", str(lake), SUBJECT, DS, str(out / "polars")]
+            contenders.append(("polars", command, out / "polars"))
         if pandas:
             command = [self.python, self.contenders, "pandas-transform", str(lake), SUBJECT, DS, str(out / "pandas")]
             contenders.append(("pandas", command, out / "pandas"))
@@ -246,6 +260,48 @@ class Bench:
         log(f"aggregate {works:,} works on {engine}")
         command = self.bookpipe("aggregate", lake, "--warehouse", url, "--output", "json")
         return [{"works": works, "engine": engine, **self.measure(command, quiet_env())}]
+
+    # -- the whole job ---------------------------------------------------------------------------
+
+    def job(self, works: int) -> list[dict]:
+        """From an API to the answers: bookpipe `run` and the dlt job, each into an empty lake and
+        DuckDB file, from a fake Open Library with no rate limit and no latency (the tools' own
+        speed, not the API's); requests counted; dlt's answers must equal bookpipe's gold tables."""
+        lake = self.generate(works)
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        rows, answers = [], {}
+        with FakeOpenLibrary(lake, SUBJECT, DS, 0.0, rate=1e9, burst=10**9) as api:
+            for tool in ("bookpipe", "dlt"):
+                runs = []
+                for _ in range(self.runs):
+                    target = Path(tempfile.mkdtemp(prefix=f"job-{tool}-", dir=self.work))
+                    db = target / "warehouse.duckdb"
+                    if tool == "bookpipe":
+                        command = [str(self.bin), "run", "--lake", str(target / "lake"), "--subject", SUBJECT]
+                        command += ["--ds", today, "--api-url", api.url, "--rate", "1000"]
+                        command += ["--contact", "bench@example.invalid", "--warehouse", f"duckdb:{db}"]
+                    else:
+                        out = target / "answers.json"
+                        command = [self.python, self.contenders, "dlt-job", api.url, SUBJECT, str(db), str(out)]
+                    api.requests.clear()
+                    log(f"whole job, {works:,} works: {tool}")
+                    runs.append((timed(command, quiet_env()), len(api.requests)))
+                    answers[tool] = bookpipe_answers(db, today) if tool == "bookpipe" else dlt_answers(out)
+                    shutil.rmtree(target)
+                rows.append(
+                    {
+                        "works": works,
+                        "authors": api.authors,
+                        "tool": tool,
+                        "requests": runs[0][1],
+                        "wall": statistics.median(result["wall"] for result, _ in runs),
+                        "rss_mb": max(result["rss_mb"] for result, _ in runs),
+                    }
+                )
+        if answers["dlt"] != answers["bookpipe"]:
+            differ = [name for name in answers["dlt"] if answers["dlt"][name] != answers["bookpipe"][name]]
+            sys.exit(f"whole job, {works:,} works: dlt's answers differ from bookpipe's in {differ}")
+        return rows
 
     # -- fetch -----------------------------------------------------------------------------------
 
@@ -406,12 +462,47 @@ def write_csv(silver_folder: Path, out: Path) -> dict:
     return columns
 
 
+# The three answers, row by row (floats rounded: the engines may differ in the last bit).
+ANSWER_COLUMNS = {
+    "author_books_per_year": "author_key, author_name, year, books",
+    "author_yearly_average": "author_key, author_name, total_books, dated_books, first_year, last_year, "
+    "active_years, avg_books_per_active_year, avg_books_per_career_year",
+    "books_per_year": "year, books, authors",
+}
+
+
+def rounded(rows) -> list[list]:
+    return [[round(v, 9) if isinstance(v, float) else v for v in row] for row in rows]
+
+
+def bookpipe_answers(db: Path, ds: str) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            name: rounded(
+                con.execute(
+                    f"SELECT {columns} FROM {name} WHERE subject = ? AND ds = CAST(? AS DATE) ORDER BY ALL",
+                    [SUBJECT, ds],
+                ).fetchall()
+            )
+            for name, columns in ANSWER_COLUMNS.items()
+        }
+
+
+def dlt_answers(path: Path) -> dict:
+    found = json.loads(path.read_text())
+    return {name: rounded(sorted(tuple(row) for row in found[name])) for name in ANSWER_COLUMNS}
+
+
 # -- report -----------------------------------------------------------------------------------------
 
 
 def machine(args) -> str:
+    import dlt
     import duckdb
     import pandas
+    import polars
     import pyarrow
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
@@ -419,7 +510,8 @@ def machine(args) -> str:
     version = subprocess.run([args.bin, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     return (
         f"Machine: {cpu}, {os.cpu_count()} cores, {memory / 2**20:.0f} GiB; {platform.platform()}\n"
-        f"{version}; DuckDB {duckdb.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, "
+        f"{version}; DuckDB {duckdb.__version__}, polars {polars.__version__}, pandas {pandas.__version__}, "
+        f"pyarrow {pyarrow.__version__}, dlt {dlt.__version__}, "
         f"Python {platform.python_version()}; {args.runs} run(s) per measurement, medians shown"
     )
 
@@ -493,6 +585,25 @@ def aggregate_table(rows: list[dict]) -> str:
     cells = [[f"{row['works']:,}", row["engine"], f"{row['wall']:.2f}", f"{row['rss_mb']:,.0f}"] for row in rows]
     title = "aggregate: the three gold tables (warehouse SQL, plus gold Parquet and CSV in the lake)"
     return markdown(title, ["works", "<engine", "median s", "peak RSS MB"], cells)
+
+
+def job_table(rows: list[dict]) -> str:
+    ours = {row["works"]: row["wall"] for row in rows if row["tool"] == "bookpipe"}
+    cells = [
+        [
+            f"{row['works']:,}",
+            f"{row['authors']:,}",
+            row["tool"],
+            f"{row['requests']:,}",
+            f"{row['wall']:.2f}",
+            f"{row['rss_mb']:,.0f}",
+            "—" if row["tool"] == "bookpipe" else f"{row['wall'] / ours[row['works']]:.1f}",
+        ]
+        for row in rows
+    ]
+    columns = ["works", "authors", "<tool", "requests", "median s", "peak RSS MB", "speed-up of bookpipe"]
+    title = "whole job: API → DuckDB → the three answers (fake API, no rate limit, no latency)"
+    return markdown(title, columns, cells)
 
 
 def fetch_table(rows: list[dict]) -> str:

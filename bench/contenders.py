@@ -6,6 +6,13 @@ peak memory exactly as it measures bookpipe's:
     contenders.py duckdb-transform LAKE SUBJECT DS OUT    read_json of the raw pages and author
                                                          records -> books, authors, book_authors
     contenders.py pandas-transform LAKE SUBJECT DS OUT    the same with json + pandas + pyarrow
+    contenders.py polars-transform LAKE SUBJECT DS OUT    the same with polars (read_json with a pinned
+                                                         schema, explode/unnest, write_parquet zstd;
+                                                         author records parsed with json)
+    contenders.py dlt-job API_URL SUBJECT DB OUT          the whole job with dlt: works through its
+                                                         REST API source, authors through a parallel
+                                                         transformer, into DuckDB; then the three
+                                                         answers in SQL, as JSON in OUT
     contenders.py duckdb-ingest DB MIGRATION[,MIGRATION...] SUBJECT DS SILVER
                                                          DuckDB's own read_parquet of bookpipe's
                                                          silver Parquet into the warehouse tables
@@ -308,6 +315,210 @@ def pandas_transform(lake, subject, ds, out):
     authors.sort_values("author_key").to_parquet(f"{out}/authors.parquet", compression="zstd", index=False)
 
 
+def polars_transform(lake, subject, ds, out):
+    import polars as pl
+
+    pages, authors = raw_inputs(lake, subject, ds)
+    os.makedirs(out, exist_ok=True)
+    records, person = read_author_records(authors)
+    # The page schema pinned, as a data engineer would rather than let polars infer it.
+    author_ref = pl.Struct({"key": pl.String, "name": pl.String})
+    work = pl.Struct(
+        {
+            "key": pl.String,
+            "title": pl.String,
+            "first_publish_year": pl.Int64,
+            "edition_count": pl.Int64,
+            "cover_id": pl.Int64,
+            "has_fulltext": pl.Boolean,
+            "public_scan": pl.Boolean,
+            "authors": pl.List(author_ref),
+        }
+    )
+    works = (
+        pl.concat(
+            [
+                pl.read_json(page, schema={"works": pl.List(work)}).with_columns(page=pl.lit(n))
+                for n, page in enumerate(pages)
+            ]
+        )
+        .explode("works")
+        .unnest("works")
+        .with_row_index("seen")
+        .with_columns(work_key=pl.col("key").str.extract(r"^/works/(OL[0-9]+W)$"))
+        .filter(pl.col("work_key").is_not_null() & (pl.col("title").str.strip_chars() != ""))
+        .unique("work_key", keep="first", maintain_order=True)
+    )
+    year = pl.col("first_publish_year")
+    books = works.select(
+        "work_key",
+        "title",
+        pl.when(year.is_between(1, 2100)).then(year).cast(pl.Int16).alias("first_publish_year"),
+        pl.col("edition_count").cast(pl.Int32),
+        "cover_id",
+        "has_fulltext",
+        "public_scan",
+    ).sort("work_key")
+    books.write_parquet(f"{out}/books.parquet", compression="zstd")
+
+    links = (
+        works.select("work_key", "authors")
+        .explode("authors")
+        .unnest("authors")
+        .with_columns(listed_author_key=pl.col("key").str.extract(r"^/authors/(OL[0-9]+A)$"))
+        .filter(pl.col("listed_author_key").is_not_null())
+    )
+    listed = links["listed_author_key"].unique().to_list()
+    people = {key: person(key) for key in listed}
+    links = links.with_columns(
+        author_key=pl.col("listed_author_key").replace_strict(people, return_dtype=pl.String),
+        position=(pl.int_range(pl.len()).over("work_key")).cast(pl.Int32),
+        listed_name=pl.col("name"),
+    )
+    links.select("work_key", "author_key", "position", "listed_author_key").sort(
+        ["work_key", "position"]
+    ).write_parquet(f"{out}/book_authors.parquet", compression="zstd")
+
+    rows = []
+    for author_key, record in records.items():
+        if (record.get("type") or {}).get("key") == "/type/redirect":
+            continue
+        bio, remote = record.get("bio"), record.get("remote_ids") or {}
+        rows.append(
+            {
+                "author_key": author_key,
+                "name": record.get("name"),
+                "birth_date": record.get("birth_date"),
+                "death_date": record.get("death_date"),
+                "birth_year": parse_year(record.get("birth_date")),
+                "death_year": parse_year(record.get("death_date")),
+                "bio": bio.get("value") if isinstance(bio, dict) else bio,
+                "wikidata": remote.get("wikidata"),
+                "viaf": remote.get("viaf"),
+                "isni": remote.get("isni"),
+                "from_record": True,
+            }
+        )
+    recorded = pl.DataFrame(
+        rows,
+        schema={
+            "author_key": pl.String, "name": pl.String, "birth_date": pl.String, "death_date": pl.String,
+            "birth_year": pl.Int16, "death_year": pl.Int16, "bio": pl.String, "wikidata": pl.String,
+            "viaf": pl.String, "isni": pl.String, "from_record": pl.Boolean,
+        },
+    )  # fmt: skip
+    unrecorded = (
+        links.sort(["work_key", "position"])
+        .unique("author_key", keep="first", maintain_order=True)
+        .join(recorded.select("author_key"), on="author_key", how="anti")
+        .select("author_key", pl.col("listed_name").alias("name"), from_record=pl.lit(False))
+    )
+    pl.concat([recorded, unrecorded], how="diagonal_relaxed").sort("author_key").write_parquet(
+        f"{out}/authors.parquet", compression="zstd"
+    )
+
+
+def dlt_job(api_url, subject, db, out):
+    """The whole job with dlt: the subject's works through its REST API source (offset paginator),
+    their authors through a parallel transformer asking /api/get_many for 100 keys at a time, both
+    into DuckDB; then the three answers in SQL, written as JSON to `out`."""
+    import threading
+
+    import dlt
+    from dlt.sources.helpers import requests
+    from dlt.sources.rest_api import rest_api_resources
+
+    works = rest_api_resources(
+        {
+            "client": {"base_url": f"{api_url}/"},
+            "resource_defaults": {"write_disposition": "replace"},
+            "resources": [
+                {
+                    "name": "works",
+                    "endpoint": {
+                        "path": f"subjects/{subject}.json",
+                        "params": {"sort": "key"},
+                        "data_selector": "works",
+                        "paginator": {
+                            "type": "offset",
+                            "limit": 1000,
+                            "offset_param": "offset",
+                            "limit_param": "limit",
+                            "total_path": "work_count",
+                        },
+                    },
+                }
+            ],
+        }
+    )[0]
+    seen, lock = set(), threading.Lock()
+
+    @dlt.transformer(data_from=works, write_disposition="replace", parallelized=True)
+    def authors(page):
+        with lock:
+            keys = sorted({a["key"] for w in page for a in w.get("authors") or []} - seen)
+            seen.update(keys)
+        for start in range(0, len(keys), 100):
+            batch = keys[start : start + 100]
+            answer = requests.get(f"{api_url}/api/get_many", params={"keys": json.dumps(batch)})
+            answer.raise_for_status()
+            yield list(answer.json()["result"].values())
+
+    pipeline = dlt.pipeline(
+        pipeline_name="openlibrary",
+        destination=dlt.destinations.duckdb(db),
+        dataset_name="openlibrary",
+        pipelines_dir=os.path.join(os.path.dirname(out), "dlt-pipelines"),
+    )
+    pipeline.run([works, authors])
+
+    import duckdb
+
+    con = duckdb.connect(db)
+    con.execute("SET schema = 'openlibrary'")
+    con.execute(
+        """
+        CREATE TEMP TABLE links AS
+        SELECT DISTINCT regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1) AS author_key,
+               regexp_extract(w.key, '^/works/(OL[0-9]+W)$', 1) AS work_key,
+               CASE WHEN w.first_publish_year BETWEEN 1 AND 2100 THEN CAST(w.first_publish_year AS INTEGER) END AS year
+        FROM works w JOIN works__authors a ON a._dlt_parent_id = w._dlt_id
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE names AS
+        SELECT regexp_extract(key, '^/authors/(OL[0-9]+A)$', 1) AS author_key, any_value(name) AS author_name
+        FROM authors GROUP BY 1
+        """
+    )
+    answers = {
+        "author_books_per_year": """
+            SELECT l.author_key, n.author_name, l.year, count(DISTINCT l.work_key) AS books
+            FROM links l LEFT JOIN names n USING (author_key) WHERE l.year IS NOT NULL
+            GROUP BY ALL ORDER BY l.author_key, l.year""",
+        "author_yearly_average": """
+            SELECT l.author_key, n.author_name, count(*) AS total_books, count(l.year) AS dated_books,
+                   min(l.year) AS first_year, max(l.year) AS last_year, count(DISTINCT l.year) AS active_years,
+                   CASE WHEN count(l.year) > 0 THEN count(l.year) / count(DISTINCT l.year) END
+                       AS avg_books_per_active_year,
+                   CASE WHEN count(l.year) > 0 THEN count(l.year) / (max(l.year) - min(l.year) + 1) END
+                       AS avg_books_per_career_year
+            FROM links l LEFT JOIN names n USING (author_key)
+            GROUP BY l.author_key, n.author_name ORDER BY l.author_key""",
+        "books_per_year": """
+            SELECT CAST(w.first_publish_year AS INTEGER) AS year,
+                   count(DISTINCT regexp_extract(w.key, '^/works/(OL[0-9]+W)$', 1)) AS books,
+                   count(DISTINCT regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1)) AS authors
+            FROM works w LEFT JOIN works__authors a ON a._dlt_parent_id = w._dlt_id
+            WHERE w.first_publish_year BETWEEN 1 AND 2100
+            GROUP BY 1 ORDER BY 1""",
+    }
+    result = {name: con.execute(sql).fetchall() for name, sql in answers.items()}
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
 def duckdb_ingest(db, migrations, subject, ds, silver):
     import duckdb
 
@@ -337,6 +548,8 @@ def main(argv):
     commands = {
         "duckdb-transform": duckdb_transform,
         "pandas-transform": pandas_transform,
+        "polars-transform": polars_transform,
+        "dlt-job": dlt_job,
         "duckdb-ingest": duckdb_ingest,
     }
     if len(argv) < 2 or argv[1] not in commands:
