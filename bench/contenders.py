@@ -226,6 +226,31 @@ def read_author_records(authors):
     return records, person
 
 
+def author_rows(records):
+    """The authors table's rows from the author records (redirects are not authors)."""
+    rows = []
+    for author_key, record in records.items():
+        if (record.get("type") or {}).get("key") == "/type/redirect":
+            continue
+        bio, remote = record.get("bio"), record.get("remote_ids") or {}
+        rows.append(
+            {
+                "author_key": author_key,
+                "name": record.get("name"),
+                "birth_date": record.get("birth_date"),
+                "death_date": record.get("death_date"),
+                "birth_year": parse_year(record.get("birth_date")),
+                "death_year": parse_year(record.get("death_date")),
+                "bio": bio.get("value") if isinstance(bio, dict) else bio,
+                "wikidata": remote.get("wikidata"),
+                "viaf": remote.get("viaf"),
+                "isni": remote.get("isni"),
+                "from_record": True,
+            }
+        )
+    return rows
+
+
 def pandas_transform(lake, subject, ds, out):
     import pandas as pd
 
@@ -285,27 +310,7 @@ def pandas_transform(lake, subject, ds, out):
         f"{out}/book_authors.parquet", compression="zstd", index=False
     )
 
-    rows = []
-    for author_key, record in records.items():
-        if (record.get("type") or {}).get("key") == "/type/redirect":
-            continue
-        bio = record.get("bio")
-        remote = record.get("remote_ids") or {}
-        rows.append(
-            {
-                "author_key": author_key,
-                "name": record.get("name"),
-                "birth_date": record.get("birth_date"),
-                "death_date": record.get("death_date"),
-                "birth_year": parse_year(record.get("birth_date")),
-                "death_year": parse_year(record.get("death_date")),
-                "bio": bio.get("value") if isinstance(bio, dict) else bio,
-                "wikidata": remote.get("wikidata"),
-                "viaf": remote.get("viaf"),
-                "isni": remote.get("isni"),
-                "from_record": True,
-            }
-        )
+    rows = author_rows(records)
     recorded = {row["author_key"] for row in rows}
     listed = links.drop_duplicates("author_key")
     for author_key, name in zip(listed["author_key"], listed["listed_name"], strict=True):
@@ -379,26 +384,7 @@ def polars_transform(lake, subject, ds, out):
         ["work_key", "position"]
     ).write_parquet(f"{out}/book_authors.parquet", compression="zstd")
 
-    rows = []
-    for author_key, record in records.items():
-        if (record.get("type") or {}).get("key") == "/type/redirect":
-            continue
-        bio, remote = record.get("bio"), record.get("remote_ids") or {}
-        rows.append(
-            {
-                "author_key": author_key,
-                "name": record.get("name"),
-                "birth_date": record.get("birth_date"),
-                "death_date": record.get("death_date"),
-                "birth_year": parse_year(record.get("birth_date")),
-                "death_year": parse_year(record.get("death_date")),
-                "bio": bio.get("value") if isinstance(bio, dict) else bio,
-                "wikidata": remote.get("wikidata"),
-                "viaf": remote.get("viaf"),
-                "isni": remote.get("isni"),
-                "from_record": True,
-            }
-        )
+    rows = author_rows(records)
     recorded = pl.DataFrame(
         rows,
         schema={

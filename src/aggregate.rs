@@ -5,12 +5,12 @@
 //! Where each number is counted: `sql/gold/*.sql`. The summary (printed by the command) is computed
 //! here from the answers, purely.
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::MissingInput;
+use crate::gold;
 use crate::lake::commit::{self, Manifest};
 use crate::lake::parquet::ParquetOut;
 use crate::lake::{Lake, layout};
@@ -111,35 +111,22 @@ fn csv_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
 
 /// The summary of the answers: the five authors with the most books, the five busiest years.
 pub fn summarize(partition: &Partition, answers: &[RecordBatch], books: i64, undated: i64) -> Summary {
-    let averages = &answers[1];
-    let text = |name: &str| averages.column_by_name(name).expect("gold column").as_string::<i32>().clone();
-    let int = |name: &str| averages.column_by_name(name).expect("gold column").as_primitive::<Int64Type>().clone();
-    let float = |name: &str| averages.column_by_name(name).expect("gold column").as_primitive::<Float64Type>().clone();
-    let (keys, names, total, dated) = (text("author_key"), text("author_name"), int("total_books"), int("dated_books"));
-    let (active, career) = (float("avg_books_per_active_year"), float("avg_books_per_career_year"));
-    let option = |a: &arrow::array::Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
-    let mut top_authors: Vec<TopAuthor> = (0..averages.num_rows())
-        .map(|i| TopAuthor {
-            author_key: keys.value(i).to_string(),
-            author_name: names.is_valid(i).then(|| names.value(i).to_string()),
-            total_books: total.value(i),
-            dated_books: dated.value(i),
-            avg_books_per_active_year: option(&active, i),
-            avg_books_per_career_year: option(&career, i),
+    let mut top_authors: Vec<TopAuthor> = gold::author_averages(&answers[1])
+        .into_iter()
+        .map(|a| TopAuthor {
+            author_key: a.key,
+            author_name: a.name,
+            total_books: a.total_books,
+            dated_books: a.dated_books,
+            avg_books_per_active_year: a.per_active_year,
+            avg_books_per_career_year: a.per_career_year,
         })
         .collect();
     top_authors.sort_by(|a, b| b.total_books.cmp(&a.total_books).then_with(|| a.author_key.cmp(&b.author_key)));
     top_authors.truncate(5);
-
-    let per_year = &answers[2];
-    let column = |name: &str| per_year.column_by_name(name).expect("gold column");
-    let (years, year_books, year_authors) = (
-        column("year").as_primitive::<Int32Type>(),
-        column("books").as_primitive::<Int64Type>(),
-        column("authors").as_primitive::<Int64Type>(),
-    );
-    let mut busiest_years: Vec<BusyYear> = (0..per_year.num_rows())
-        .map(|i| BusyYear { year: years.value(i), books: year_books.value(i), authors: year_authors.value(i) })
+    let mut busiest_years: Vec<BusyYear> = gold::years(&answers[2])
+        .into_iter()
+        .map(|y| BusyYear { year: y.year, books: y.books, authors: y.authors })
         .collect();
     busiest_years.sort_by(|a, b| b.books.cmp(&a.books).then_with(|| a.year.cmp(&b.year)));
     busiest_years.truncate(5);
@@ -148,7 +135,7 @@ pub fn summarize(partition: &Partition, answers: &[RecordBatch], books: i64, und
         ds: partition.ds.to_string(),
         books,
         books_without_year: undated,
-        authors: averages.num_rows() as u64,
+        authors: answers[1].num_rows() as u64,
         top_authors,
         busiest_years,
     }

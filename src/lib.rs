@@ -16,7 +16,8 @@
 //!   memory); [`silver`] is the contract between it and its readers; [`export`] writes silver as
 //!   CSV;
 //! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL), [`aggregate`] computes the
-//!   three answers there and writes them to the gold zone; [`report`] turns them into a page;
+//!   three answers there and writes them to the gold zone ([`gold`] reads their rows back);
+//!   [`report`] turns them into a page;
 //! - [`status`] reads how far every partition of a range got, stage by stage;
 //! - [`commands`] is the command layer: one file per command, `run` chains the four tasks.
 //!
@@ -35,6 +36,7 @@ pub mod commands;
 pub mod exit;
 pub mod export;
 pub mod fetch;
+pub mod gold;
 pub mod lake;
 pub mod load;
 pub mod logging;

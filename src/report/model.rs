@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use serde::Serialize;
+
+pub use crate::gold::{AuthorAverage, Year, author_averages, years};
 
 /// Authors in the top-authors chart and table.
 pub const TOP_AUTHORS: usize = 15;
@@ -44,13 +44,6 @@ pub struct Headline {
     pub authors_without_record: i64,
     pub merged_authors: i64,
     pub rejects: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Year {
-    pub year: i32,
-    pub books: i64,
-    pub authors: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,57 +92,6 @@ pub struct Quality {
     pub merged_authors: i64,
     /// Rejected records by kind of reason, most first.
     pub rejects_by_reason: Vec<(String, u64)>,
-}
-
-/// One author's row of `author_yearly_average`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuthorAverage {
-    pub key: String,
-    pub name: Option<String>,
-    pub total_books: i64,
-    pub dated_books: i64,
-    pub first_year: Option<i32>,
-    pub last_year: Option<i32>,
-    pub per_active_year: Option<f64>,
-    pub per_career_year: Option<f64>,
-}
-
-/// The rows of an `author_yearly_average` batch (the gold schema).
-pub fn author_averages(batch: &RecordBatch) -> Vec<AuthorAverage> {
-    let text = |name: &str| batch.column_by_name(name).expect("gold column").as_string::<i32>().clone();
-    let int = |name: &str| batch.column_by_name(name).expect("gold column").as_primitive::<Int64Type>().clone();
-    let year = |name: &str| batch.column_by_name(name).expect("gold column").as_primitive::<Int32Type>().clone();
-    let avg = |name: &str| batch.column_by_name(name).expect("gold column").as_primitive::<Float64Type>().clone();
-    let (keys, names, total, dated) = (text("author_key"), text("author_name"), int("total_books"), int("dated_books"));
-    let (first, last) = (year("first_year"), year("last_year"));
-    let (active, career) = (avg("avg_books_per_active_year"), avg("avg_books_per_career_year"));
-    (0..batch.num_rows())
-        .map(|i| AuthorAverage {
-            key: keys.value(i).to_string(),
-            name: names.is_valid(i).then(|| names.value(i).to_string()),
-            total_books: total.value(i),
-            dated_books: dated.value(i),
-            first_year: first.is_valid(i).then(|| first.value(i)),
-            last_year: last.is_valid(i).then(|| last.value(i)),
-            per_active_year: active.is_valid(i).then(|| active.value(i)),
-            per_career_year: career.is_valid(i).then(|| career.value(i)),
-        })
-        .collect()
-}
-
-/// The rows of a `books_per_year` batch.
-pub fn years(batch: &RecordBatch) -> Vec<Year> {
-    let column = |name: &str| batch.column_by_name(name).expect("gold column");
-    let (year, books, authors) = (
-        column("year").as_primitive::<Int32Type>(),
-        column("books").as_primitive::<Int64Type>(),
-        column("authors").as_primitive::<Int64Type>(),
-    );
-    let mut rows: Vec<Year> = (0..batch.num_rows())
-        .map(|i| Year { year: year.value(i), books: books.value(i), authors: authors.value(i) })
-        .collect();
-    rows.sort_by_key(|y| y.year);
-    rows
 }
 
 /// The authors with the most books (ties by key), at most `n`.

@@ -10,13 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::support::openlibrary::World;
-use crate::support::{bookpipe_on, today, yesterday};
-
-fn ok(command: &mut Command) -> String {
-    let out = command.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::support::{bookpipe_on, stdout_of, today, yesterday};
 
 /// `bookpipe run` of `world` for `ds` into `lake` and the DuckDB file `warehouse`: the summary JSON.
 fn run_day(world: World, lake: &Path, warehouse: &str, ds: &str) -> Value {
@@ -39,7 +33,7 @@ fn run_day(world: World, lake: &Path, warehouse: &str, ds: &str) -> Value {
         "--output",
         "json",
     ];
-    serde_json::from_str(&ok(&mut bookpipe_on(lake, &args))).unwrap()
+    serde_json::from_str(&stdout_of(&mut bookpipe_on(lake, &args))).unwrap()
 }
 
 /// The report's JSON island: what the charts draw and the tables show.

@@ -3,16 +3,10 @@
 use serde_json::{Value, json};
 
 use crate::support::openlibrary::World;
-use crate::support::{bookpipe_on, today};
+use crate::support::{bookpipe_on, stdout_of, today};
 
 fn days_ago(n: u64) -> String {
     (chrono::Utc::now().date_naive() - chrono::Days::new(n)).to_string()
-}
-
-fn stdout_of(command: &mut std::process::Command) -> String {
-    let out = command.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

@@ -47,6 +47,13 @@ pub fn bookpipe_on(lake: &std::path::Path, args: &[&str]) -> std::process::Comma
     command
 }
 
+/// What a successful command printed (it fails the test, with its stderr, otherwise).
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Today's date (UTC) as a ds string.
 pub fn today() -> String {
     Utc::now().date_naive().to_string()

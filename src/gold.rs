@@ -1,0 +1,65 @@
+//! The gold tables' rows as Rust values, read from their Arrow batches (the schemas of
+//! [`crate::warehouse::GOLD`]): what `aggregate`'s summary and the report's page are made of.
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use serde::Serialize;
+
+/// One author's row of `author_yearly_average`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorAverage {
+    pub key: String,
+    pub name: Option<String>,
+    pub total_books: i64,
+    pub dated_books: i64,
+    pub first_year: Option<i32>,
+    pub last_year: Option<i32>,
+    pub per_active_year: Option<f64>,
+    pub per_career_year: Option<f64>,
+}
+
+/// The rows of an `author_yearly_average` batch (the gold schema).
+pub fn author_averages(batch: &RecordBatch) -> Vec<AuthorAverage> {
+    let text = |name: &str| batch.column_by_name(name).expect("gold column").as_string::<i32>().clone();
+    let int = |name: &str| batch.column_by_name(name).expect("gold column").as_primitive::<Int64Type>().clone();
+    let year = |name: &str| batch.column_by_name(name).expect("gold column").as_primitive::<Int32Type>().clone();
+    let avg = |name: &str| batch.column_by_name(name).expect("gold column").as_primitive::<Float64Type>().clone();
+    let (keys, names, total, dated) = (text("author_key"), text("author_name"), int("total_books"), int("dated_books"));
+    let (first, last) = (year("first_year"), year("last_year"));
+    let (active, career) = (avg("avg_books_per_active_year"), avg("avg_books_per_career_year"));
+    (0..batch.num_rows())
+        .map(|i| AuthorAverage {
+            key: keys.value(i).to_string(),
+            name: names.is_valid(i).then(|| names.value(i).to_string()),
+            total_books: total.value(i),
+            dated_books: dated.value(i),
+            first_year: first.is_valid(i).then(|| first.value(i)),
+            last_year: last.is_valid(i).then(|| last.value(i)),
+            per_active_year: active.is_valid(i).then(|| active.value(i)),
+            per_career_year: career.is_valid(i).then(|| career.value(i)),
+        })
+        .collect()
+}
+
+/// One row of `books_per_year`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Year {
+    pub year: i32,
+    pub books: i64,
+    pub authors: i64,
+}
+
+/// The rows of a `books_per_year` batch, by year.
+pub fn years(batch: &RecordBatch) -> Vec<Year> {
+    let column = |name: &str| batch.column_by_name(name).expect("gold column");
+    let (year, books, authors) = (
+        column("year").as_primitive::<Int32Type>(),
+        column("books").as_primitive::<Int64Type>(),
+        column("authors").as_primitive::<Int64Type>(),
+    );
+    let mut rows: Vec<Year> = (0..batch.num_rows())
+        .map(|i| Year { year: year.value(i), books: books.value(i), authors: authors.value(i) })
+        .collect();
+    rows.sort_by_key(|y| y.year);
+    rows
+}
