@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::lake::commit;
 use crate::lake::{Lake, layout};
 use crate::settings::{Ds, StatusSettings, Subject};
+use crate::silver::SILVER_LAYOUT;
 use crate::tables::Table;
 use crate::warehouse::{GOLD, Warehouse};
 
@@ -96,6 +97,13 @@ struct RawRows {
 #[derive(Deserialize)]
 struct SilverRows {
     books: u64,
+    /// As `silver::TransformDetails` reads it: absent in the first layout.
+    #[serde(default = "first_layout")]
+    layout: u32,
+}
+
+fn first_layout() -> u32 {
+    1
 }
 
 #[derive(Deserialize)]
@@ -147,10 +155,12 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
                     true => read::<SilverRows>(lake, &layout::silver_partition(*table, &partition)).await?,
                     false => None,
                 };
-                if *table == Table::Books {
+                // A partition of an older layout is one `load` refuses: not complete (transform rebuilds it).
+                let current = counted.as_ref().is_some_and(|c| c.layout == SILVER_LAYOUT);
+                if *table == Table::Books && current {
                     books = counted.as_ref().map(|c| c.books);
                 }
-                silver.push(Presence { folder, committed: counted.is_some() });
+                silver.push(Presence { folder, committed: current });
             }
             let mut gold = Vec::with_capacity(GOLD.len());
             let mut authors = None;

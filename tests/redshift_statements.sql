@@ -87,3 +87,36 @@ SELECT year, books, authors FROM books_per_year WHERE subject = $1 AND ds = CAST
 SELECT count(*), count(*) - count(first_publish_year) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE);
 SELECT count(*) FROM information_schema.tables WHERE table_name = 'loads';
 SELECT subject, CAST(ds AS VARCHAR), books FROM loads WHERE ds BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE);
+-- The report's headline for one slice ($1 subject, $2 ds): works, how many have a first publish year
+-- and which years they span, authors, authors without their own record, merged authors listed.
+SELECT
+    (SELECT count(*) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE)) AS works,
+    (SELECT count(first_publish_year) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE)) AS dated_works,
+    (SELECT CAST(min(first_publish_year) AS INTEGER) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE))
+        AS first_year,
+    (SELECT CAST(max(first_publish_year) AS INTEGER) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE))
+        AS last_year,
+    (SELECT count(*) FROM authors WHERE subject = $1 AND ds = CAST($2 AS DATE)) AS authors,
+    (SELECT count(*) FROM authors WHERE subject = $1 AND ds = CAST($2 AS DATE) AND NOT from_record)
+        AS authors_without_record,
+    (SELECT count(DISTINCT listed_author_key) FROM book_authors
+        WHERE subject = $1 AND ds = CAST($2 AS DATE) AND listed_author_key <> author_key) AS merged_authors;
+-- The subject's loaded ds before $2 (NULL on its first day).
+SELECT CAST(max(ds) AS VARCHAR) AS previous FROM loads WHERE subject = $1 AND ds < CAST($2 AS DATE);
+-- What changed from the slice ($1, $3) to the slice ($1, $2): works added and removed, authors new.
+SELECT
+    (SELECT count(*) FROM books c
+        WHERE c.subject = $1 AND c.ds = CAST($2 AS DATE)
+          AND NOT EXISTS (SELECT 1 FROM books p
+                          WHERE p.subject = $1 AND p.ds = CAST($3 AS DATE) AND p.work_key = c.work_key))
+        AS works_added,
+    (SELECT count(*) FROM books p
+        WHERE p.subject = $1 AND p.ds = CAST($3 AS DATE)
+          AND NOT EXISTS (SELECT 1 FROM books c
+                          WHERE c.subject = $1 AND c.ds = CAST($2 AS DATE) AND c.work_key = p.work_key))
+        AS works_removed,
+    (SELECT count(DISTINCT c.author_key) FROM book_authors c
+        WHERE c.subject = $1 AND c.ds = CAST($2 AS DATE)
+          AND NOT EXISTS (SELECT 1 FROM book_authors p
+                          WHERE p.subject = $1 AND p.ds = CAST($3 AS DATE) AND p.author_key = c.author_key))
+        AS new_authors;

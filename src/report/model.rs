@@ -72,7 +72,8 @@ pub struct Changes {
     pub works_added: i64,
     pub works_removed: i64,
     pub new_authors: i64,
-    pub movers: Vec<Mover>,
+    /// `None` when the previous day has no answers (it was loaded but never aggregated).
+    pub movers: Option<Vec<Mover>>,
 }
 
 /// An author whose book count changed since the previous day.

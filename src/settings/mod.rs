@@ -57,7 +57,10 @@ impl LakeUrl {
                 return Err(BadInput::new(flag, format!("{raw:?}: {bucket:?} is not an S3 bucket name")));
             }
             let prefix = prefix.trim_matches('/');
-            if prefix.split('/').any(|part| part == ".." || part == ".") || prefix.contains("//") {
+            // A plain path of characters S3 keys keep as they are (it also ends up in SQL literals:
+            // Redshift's COPY names the objects by URI).
+            let plain = prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-=:".contains(&b));
+            if !plain || prefix.split('/').any(|part| part == ".." || part == ".") || prefix.contains("//") {
                 return Err(BadInput::new(flag, format!("{raw:?}: the prefix must be a plain path")));
             }
             return Ok(LakeUrl::S3 { bucket: bucket.to_string(), prefix: prefix.to_string() });
@@ -427,6 +430,9 @@ mod tests {
         assert_eq!(LakeUrl::parse(F, "s3://my-lake").unwrap().to_string(), "s3://my-lake");
         assert!(LakeUrl::parse(F, "s3://My_Bucket/x").is_err());
         assert!(LakeUrl::parse(F, "s3://bucket/../x").is_err());
+        assert!(LakeUrl::parse(F, "s3://bucket/it's").is_err(), "a quote would end Redshift's COPY literal");
+        assert!(LakeUrl::parse(F, "s3://bucket/a\\b").is_err());
+        assert!(LakeUrl::parse(F, "s3://bucket/prod/ds=1:x_y-z.v").is_ok());
     }
 
     #[test]

@@ -193,7 +193,9 @@ impl WarehouseUrl {
 impl WarehouseUrl {
     /// `redshift://` + `rest`: a PostgreSQL URL to Redshift's port, and the `iam_role` for COPY.
     fn parse_redshift(rest: &str, password_file: Option<&std::path::Path>, env: &PgEnv) -> Result<Self, BadInput> {
-        let (url, iam_role) = take_option(&format!("postgres://{rest}"), "iam_role");
+        // The user and password percent-encoded first: a `/`, `?` or `:` in a password must not be
+        // read as the end of the host, the query or a port below.
+        let (url, iam_role) = take_option(&encode_userinfo(&format!("postgres://{rest}")), "iam_role");
         let iam_role = iam_role.ok_or_else(|| {
             BadInput::new(
                 flags::WAREHOUSE,
@@ -233,8 +235,9 @@ fn is_role_arn(text: &str) -> bool {
     let mut parts = text.splitn(6, ':');
     let (arn, partition, service, region, account, resource) =
         (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
+    let partitions = ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f"];
     arn == Some("arn")
-        && partition.is_some_and(|p| p.starts_with("aws"))
+        && partition.is_some_and(|p| partitions.contains(&p))
         && service == Some("iam")
         && region == Some("")
         && account.is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
@@ -459,6 +462,10 @@ mod tests {
         assert_eq!(target.iam_role, role);
         assert_eq!(target.pg.config.get_ports(), [5439]);
         assert_eq!(target.pg.config.get_password(), Some(&b"s3cret"[..]));
+        // A password with `/` and `?` in it: the host is still the host, the port still 5439.
+        let raw = format!("redshift://etl:ab/c?d@rs.example/books?iam_role={role}");
+        let WarehouseUrl::Redshift(odd) = WarehouseUrl::parse(&raw, None, &env).unwrap() else { panic!("redshift") };
+        assert_eq!((odd.pg.config.get_ports(), odd.pg.config.get_password()), (&[5439][..], Some(&b"ab/c?d"[..])));
         assert_eq!(
             WarehouseUrl::Redshift(target).to_string(),
             format!(
@@ -470,6 +477,7 @@ mod tests {
             ("redshift://u@h/db?iam_role=bookpipe-copy", "not an IAM role ARN"),
             ("redshift://u@h/db?iam_role=arn:aws:iam::123456789012:role/x'%20OR%201", "not an IAM role ARN"),
             ("redshift://u@h/db?iam_role=arn:aws:iam::123456789012:user/copy", "not an IAM role ARN"),
+            ("redshift://u@h/db?iam_role=arn:aws%5C'%3B:iam::123456789012:role/x", "not an IAM role ARN"),
         ] {
             let err = WarehouseUrl::parse(bad, None, &env).unwrap_err();
             assert_eq!(err.flag, flags::WAREHOUSE, "{bad}");

@@ -79,10 +79,11 @@ pub fn aggregate_steps() -> Vec<Step> {
     steps
 }
 
-/// A SQL string literal: quotes doubled. (What goes in — S3 URIs of checked bucket, prefix and
-/// subject names, a checked role ARN — never holds a backslash.)
+/// A SQL string literal: quotes and backslashes doubled, so neither can end it whether or not the
+/// server reads backslashes as escapes. (What goes in — S3 URIs of checked bucket, prefix and
+/// subject names, a checked role ARN — holds neither backslash nor, but for a subject, quote.)
 fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// The Redshift column type of a silver column (as migration 1 declares the warehouse's).
@@ -104,6 +105,11 @@ mod tests {
     /// Everything the Redshift path sends for one migrate, load and aggregate, in order, as
     /// tests/redshift_statements.sql: the infra tests parse each statement with sqlglot's Redshift
     /// dialect, and this test fails when the sequence changes without that file.
+    #[test]
+    fn literals_cannot_be_left() {
+        assert_eq!(literal("a'b\\c"), "'a''b\\\\c'");
+    }
+
     #[test]
     fn one_load_sends_exactly_these_statements() {
         let uri = |table: Table| {
@@ -136,6 +142,8 @@ mod tests {
         sent.push(sql::UNDATED_SQL.to_string());
         sent.push(sql::HAS_LOADS.to_string());
         sent.push(sql::LOADS_IN_RANGE.to_string());
+        // The report's queries, which it sends to Redshift as to PostgreSQL.
+        sent.extend(crate::report::QUERIES.iter().map(|q| q.to_string()));
         let text: String = sent.iter().map(|s| format!("{};\n", s.trim_end().trim_end_matches(';'))).collect();
         let pinned = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redshift_statements.sql");
         if std::env::var_os("BOOKPIPE_UPDATE_PINNED").is_some() {
