@@ -6,7 +6,7 @@ use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use serde::Serialize;
 
 /// One author's row of `author_yearly_average`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuthorAverage {
     pub key: String,
     pub name: Option<String>,

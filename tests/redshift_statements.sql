@@ -25,61 +25,91 @@ LOCK author_books_per_year, author_yearly_average, books_per_year;
 DELETE FROM author_books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);
 INSERT INTO author_books_per_year (subject, ds, author_key, author_name, year, books) SELECT $1, CAST($2 AS DATE), q.* FROM (-- How many books each author wrote each year: distinct works whose first_publish_year is `year`.
 -- $1 = subject, $2 = ds. Works without a year count in no year (see author_yearly_average).
-SELECT ba.author_key,
-       a.name                       AS author_name,
-       CAST(b.first_publish_year AS INTEGER) AS year,
-       count(DISTINCT b.work_key)   AS books
-FROM book_authors ba
-JOIN books b
-  ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
+-- Counted per author key first and named after (an author has one name per slice): the sort is on
+-- (author_key, year), not on the name too (1M works on PostgreSQL: 2.98 s → 2.36 s).
+SELECT y.author_key,
+       a.name AS author_name,
+       y.year,
+       y.books
+FROM (
+    SELECT ba.author_key,
+           CAST(b.first_publish_year AS INTEGER) AS year,
+           count(DISTINCT b.work_key)          AS books
+    FROM book_authors ba
+    JOIN books b
+      ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
+    WHERE ba.subject = $1 AND ba.ds = CAST($2 AS DATE)
+      AND b.first_publish_year IS NOT NULL
+    GROUP BY ba.author_key, b.first_publish_year
+) y
 LEFT JOIN authors a
-  ON a.subject = ba.subject AND a.ds = ba.ds AND a.author_key = ba.author_key
-WHERE ba.subject = $1 AND ba.ds = CAST($2 AS DATE)
-  AND b.first_publish_year IS NOT NULL
-GROUP BY ba.author_key, a.name, b.first_publish_year
+  ON a.subject = $1 AND a.ds = CAST($2 AS DATE) AND a.author_key = y.author_key
 ) q;
 DELETE FROM author_yearly_average WHERE subject = $1 AND ds = CAST($2 AS DATE);
 INSERT INTO author_yearly_average (subject, ds, author_key, author_name, total_books, dated_books, first_year, last_year, active_years, avg_books_per_active_year, avg_books_per_career_year) SELECT $1, CAST($2 AS DATE), q.* FROM (-- How many books an author writes per year on average, both ways it is read:
 --   avg_books_per_active_year = dated_books / active_years (years with at least one book)
 --   avg_books_per_career_year = dated_books / (last_year - first_year + 1)
 -- Real division; null for an author with no dated work. total_books counts every work.
--- $1 = subject, $2 = ds.
-SELECT w.author_key,
-       a.name                                  AS author_name,
-       count(*)                                AS total_books,
-       count(w.year)                           AS dated_books,
-       min(w.year)                             AS first_year,
-       max(w.year)                             AS last_year,
-       count(DISTINCT w.year)                  AS active_years,
-       CASE WHEN count(w.year) > 0
-            THEN CAST(count(w.year) AS DOUBLE PRECISION) / count(DISTINCT w.year) END
-                                               AS avg_books_per_active_year,
-       CASE WHEN count(w.year) > 0
-            THEN CAST(count(w.year) AS DOUBLE PRECISION) / (max(w.year) - min(w.year) + 1) END
-                                               AS avg_books_per_career_year
+-- $1 = subject, $2 = ds. Grouped by author key, named after (1M works on PostgreSQL: 4.25 s → 3.44 s).
+SELECT s.author_key,
+       a.name AS author_name,
+       s.total_books,
+       s.dated_books,
+       s.first_year,
+       s.last_year,
+       s.active_years,
+       s.avg_books_per_active_year,
+       s.avg_books_per_career_year
 FROM (
-    SELECT DISTINCT ba.author_key, b.work_key, CAST(b.first_publish_year AS INTEGER) AS year
-    FROM book_authors ba
-    JOIN books b
-      ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
-    WHERE ba.subject = $1 AND ba.ds = CAST($2 AS DATE)
-) w
+    SELECT w.author_key,
+           count(*)                                AS total_books,
+           count(w.year)                           AS dated_books,
+           min(w.year)                             AS first_year,
+           max(w.year)                             AS last_year,
+           count(DISTINCT w.year)                  AS active_years,
+           CASE WHEN count(w.year) > 0
+                THEN CAST(count(w.year) AS DOUBLE PRECISION) / count(DISTINCT w.year) END
+                                                   AS avg_books_per_active_year,
+           CASE WHEN count(w.year) > 0
+                THEN CAST(count(w.year) AS DOUBLE PRECISION) / (max(w.year) - min(w.year) + 1) END
+                                                   AS avg_books_per_career_year
+    FROM (
+        SELECT DISTINCT ba.author_key, b.work_key, CAST(b.first_publish_year AS INTEGER) AS year
+        FROM book_authors ba
+        JOIN books b
+          ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
+        WHERE ba.subject = $1 AND ba.ds = CAST($2 AS DATE)
+    ) w
+    GROUP BY w.author_key
+) s
 LEFT JOIN authors a
-  ON a.subject = $1 AND a.ds = CAST($2 AS DATE) AND a.author_key = w.author_key
-GROUP BY w.author_key, a.name
+  ON a.subject = $1 AND a.ds = CAST($2 AS DATE) AND a.author_key = s.author_key
 ) q;
 DELETE FROM books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);
 INSERT INTO books_per_year (subject, ds, year, books, authors) SELECT $1, CAST($2 AS DATE), q.* FROM (-- Books first published each year, and how many distinct authors wrote them.
 -- $1 = subject, $2 = ds. Each author's total is in author_yearly_average.total_books.
-SELECT CAST(b.first_publish_year AS INTEGER) AS year,
-       count(DISTINCT b.work_key)   AS books,
-       count(DISTINCT ba.author_key) AS authors
-FROM books b
-LEFT JOIN book_authors ba
-  ON ba.subject = b.subject AND ba.ds = b.ds AND ba.work_key = b.work_key
-WHERE b.subject = $1 AND b.ds = CAST($2 AS DATE)
-  AND b.first_publish_year IS NOT NULL
-GROUP BY b.first_publish_year
+-- Books counted from books alone, authors from the join (1M works on PostgreSQL: 3.06 s → 2.00 s).
+SELECT y.year,
+       y.books,
+       coalesce(x.authors, 0) AS authors
+FROM (
+    SELECT CAST(first_publish_year AS INTEGER) AS year,
+           count(DISTINCT work_key)          AS books
+    FROM books
+    WHERE subject = $1 AND ds = CAST($2 AS DATE)
+      AND first_publish_year IS NOT NULL
+    GROUP BY first_publish_year
+) y
+LEFT JOIN (
+    SELECT CAST(b.first_publish_year AS INTEGER) AS year,
+           count(DISTINCT ba.author_key)        AS authors
+    FROM books b
+    JOIN book_authors ba
+      ON ba.subject = b.subject AND ba.ds = b.ds AND ba.work_key = b.work_key
+    WHERE b.subject = $1 AND b.ds = CAST($2 AS DATE)
+      AND b.first_publish_year IS NOT NULL
+    GROUP BY b.first_publish_year
+) x ON x.year = y.year
 ) q;
 SELECT author_key, author_name, year, books FROM author_books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);
 SELECT author_key, author_name, total_books, dated_books, first_year, last_year, active_years, avg_books_per_active_year, avg_books_per_career_year FROM author_yearly_average WHERE subject = $1 AND ds = CAST($2 AS DATE);

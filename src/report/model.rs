@@ -22,7 +22,8 @@ pub struct Report {
     pub ds: String,
     pub headline: Headline,
     pub per_year: Vec<Year>,
-    pub top_authors: Vec<TopAuthor>,
+    /// The authors with the most books; an author without a name is named by their key.
+    pub top_authors: Vec<AuthorAverage>,
     pub distribution: Vec<Bucket>,
     /// `None` on the subject's first loaded day.
     pub changes: Option<Changes>,
@@ -44,18 +45,6 @@ pub struct Headline {
     pub authors_without_record: i64,
     pub merged_authors: i64,
     pub rejects: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TopAuthor {
-    pub key: String,
-    pub name: String,
-    pub total_books: i64,
-    pub dated_books: i64,
-    pub first_year: Option<i32>,
-    pub last_year: Option<i32>,
-    pub per_active_year: Option<f64>,
-    pub per_career_year: Option<f64>,
 }
 
 /// How many authors' averages fall in one range.
@@ -95,24 +84,13 @@ pub struct Quality {
     pub rejects_by_reason: Vec<(String, u64)>,
 }
 
-/// The authors with the most books (ties by key), at most `n`.
-pub fn top_authors(averages: &[AuthorAverage], n: usize) -> Vec<TopAuthor> {
+/// The authors with the most books (ties by key), at most `n`; one without a name is named by key.
+pub fn top_authors(averages: &[AuthorAverage], n: usize) -> Vec<AuthorAverage> {
     let mut ranked: Vec<&AuthorAverage> = averages.iter().collect();
     ranked.sort_by(|a, b| b.total_books.cmp(&a.total_books).then_with(|| a.key.cmp(&b.key)));
-    ranked
-        .into_iter()
-        .take(n)
-        .map(|a| TopAuthor {
-            key: a.key.clone(),
-            name: a.name.clone().unwrap_or_else(|| a.key.clone()),
-            total_books: a.total_books,
-            dated_books: a.dated_books,
-            first_year: a.first_year,
-            last_year: a.last_year,
-            per_active_year: a.per_active_year,
-            per_career_year: a.per_career_year,
-        })
-        .collect()
+    let named =
+        |a: &AuthorAverage| AuthorAverage { name: Some(a.name.clone().unwrap_or_else(|| a.key.clone())), ..a.clone() };
+    ranked.into_iter().take(n).map(named).collect()
 }
 
 /// How the authors' two yearly averages are distributed (authors without a dated book have none).
