@@ -83,6 +83,23 @@ mod tests {
     }
 
     #[test]
+    fn a_previous_day_without_answers_has_no_movers_and_says_so() {
+        use crate::report::model::Changes;
+        let mut report = empty("love");
+        report.changes = Some(Changes {
+            previous_ds: "2024-04-30".into(),
+            works_added: 2,
+            works_removed: 1,
+            new_authors: 0,
+            movers: None,
+        });
+        let page = render(&report);
+        assert!(page.contains("id=\"no-movers\""), "says who moved cannot be told");
+        assert!(!page.contains("id=\"t-movers\""));
+        assert!(page.contains("id=\"c-added\">2<"));
+    }
+
+    #[test]
     fn names_are_escaped_and_cannot_close_the_script() {
         let mut report = empty("love");
         report.quality.rejects_by_reason = vec![("<b>bold</b> </script><script>alert(1)</script>".into(), 1)];
