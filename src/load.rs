@@ -18,7 +18,7 @@ use crate::warehouse::{LOADED, SilverTable, Warehouse};
 /// Loads the silver partition of `s.partition` into the warehouse.
 pub async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
     let silver = read_silver(lake, s).await?;
-    if matches!(s.warehouse, WarehouseUrl::Redshift(_)) && lake.s3_uri(&Path::from("silver")).is_none() {
+    if matches!(s.warehouse, WarehouseUrl::Redshift(_)) && !lake.is_s3() {
         // Checked before connecting: Redshift's COPY reads the objects from S3 itself.
         return Err(BadInput::new(
             flags::WAREHOUSE,

@@ -86,6 +86,11 @@ impl Lake {
         Ok(Self { store, url: url.to_string(), blocking_reads: false, s3: location })
     }
 
+    /// Whether the lake is on S3 (where a warehouse can load its objects itself).
+    pub fn is_s3(&self) -> bool {
+        self.s3.is_some()
+    }
+
     /// `s3://<bucket>/<prefix>/<path>`, the S3 URI of a lake object, on an S3 lake.
     pub fn s3_uri(&self, path: &Path) -> Option<String> {
         let (bucket, prefix) = self.s3.as_ref()?;

@@ -10,31 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::support::openlibrary::World;
-use crate::support::{bookpipe_on, stdout_of, today, yesterday};
-
-/// `bookpipe run` of `world` for `ds` into `lake` and the DuckDB file `warehouse`: the summary JSON.
-fn run_day(world: World, lake: &Path, warehouse: &str, ds: &str) -> Value {
-    let server = world.serve();
-    let url = server.url();
-    let args = [
-        "run",
-        "--subject",
-        "love",
-        "--ds",
-        ds,
-        "--api-url",
-        &url,
-        "--rate",
-        "500",
-        "--contact",
-        "t@example.com",
-        "--warehouse",
-        warehouse,
-        "--output",
-        "json",
-    ];
-    serde_json::from_str(&stdout_of(&mut bookpipe_on(lake, &args))).unwrap()
-}
+use crate::support::{bookpipe_on, run_day, today, yesterday};
 
 /// The report's JSON island: what the charts draw and the tables show.
 fn island(page: &str) -> Value {

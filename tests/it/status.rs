@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::support::openlibrary::World;
-use crate::support::{bookpipe_on, stdout_of, today};
+use crate::support::{bookpipe_on, run_day, stdout_of, today};
 
 fn days_ago(n: u64) -> String {
     (chrono::Utc::now().date_naive() - chrono::Days::new(n)).to_string()
@@ -11,28 +11,9 @@ fn days_ago(n: u64) -> String {
 
 #[test]
 fn the_grid_shows_each_stage_complete_incomplete_or_absent_with_its_rows() {
-    let server = World::generated("love", 30, 10).serve();
     let dir = tempfile::tempdir().unwrap();
     let (lake, warehouse) = (dir.path().join("lake"), format!("duckdb:{}/w.duckdb", dir.path().display()));
-    let url = server.url();
-    let run = [
-        "run",
-        "--subject",
-        "love",
-        "--ds",
-        &today(),
-        "--api-url",
-        &url,
-        "--rate",
-        "500",
-        "--contact",
-        "t@example.com",
-        "--warehouse",
-        &warehouse,
-        "--output",
-        "json",
-    ];
-    let summary: Value = serde_json::from_str(&stdout_of(&mut bookpipe_on(&lake, &run))).unwrap();
+    let summary = run_day(World::generated("love", 30, 10), &lake, &warehouse, &today());
     // Yesterday's fetch died after its first page: objects, no manifest.
     let yesterday = lake.join(format!("raw/openlibrary/subjects/subject=love/ds={}", days_ago(1)));
     std::fs::create_dir_all(&yesterday).unwrap();

@@ -54,6 +54,30 @@ pub fn stdout_of(command: &mut std::process::Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `bookpipe run` of the subject `love` served by `world` for `ds` into `lake` and the DuckDB file `warehouse`: the summary JSON.
+pub fn run_day(world: openlibrary::World, lake: &std::path::Path, warehouse: &str, ds: &str) -> Value {
+    let server = world.serve();
+    let url = server.url();
+    let args = [
+        "run",
+        "--subject",
+        "love",
+        "--ds",
+        ds,
+        "--api-url",
+        &url,
+        "--rate",
+        "500",
+        "--contact",
+        "t@example.com",
+        "--warehouse",
+        warehouse,
+        "--output",
+        "json",
+    ];
+    serde_json::from_str(&stdout_of(&mut bookpipe_on(lake, &args))).unwrap()
+}
+
 /// Today's date (UTC) as a ds string.
 pub fn today() -> String {
     Utc::now().date_naive().to_string()
