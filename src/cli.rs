@@ -62,6 +62,7 @@ pub mod flags {
     pub const EXPORT_OUT: Flag = flag("out", "BOOKPIPE_EXPORT_OUT");
     pub const WAREHOUSE: Flag = flag("warehouse", "BOOKPIPE_WAREHOUSE");
     pub const WAREHOUSE_PASSWORD_FILE: Flag = flag("warehouse-password-file", "BOOKPIPE_WAREHOUSE_PASSWORD_FILE");
+    pub const WAREHOUSE_LOCK_TIMEOUT: Flag = flag("warehouse-lock-timeout", "BOOKPIPE_WAREHOUSE_LOCK_TIMEOUT");
     pub const OUTPUT: Flag = flag("output", "BOOKPIPE_OUTPUT");
     pub const FROM: Flag = flag("from", "BOOKPIPE_FROM");
     pub const TO: Flag = flag("to", "BOOKPIPE_TO");
@@ -264,6 +265,10 @@ pub struct WarehouseArgs {
     /// File holding the PostgreSQL password (else the URL's, else PGPASSWORD).
     #[arg(long = flags::WAREHOUSE_PASSWORD_FILE.long, env = flags::WAREHOUSE_PASSWORD_FILE.env)]
     pub warehouse_password_file: Option<std::path::PathBuf>,
+    /// Seconds to wait for another process's lock on the warehouse before failing: DuckDB's file
+    /// lock (one process at a time opens the file), PostgreSQL's lock_timeout.
+    #[arg(long = flags::WAREHOUSE_LOCK_TIMEOUT.long, env = flags::WAREHOUSE_LOCK_TIMEOUT.env, default_value_t = 600)]
+    pub warehouse_lock_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

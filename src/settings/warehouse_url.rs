@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cli::{WarehouseArgs, flags};
 use crate::exit::BadInput;
@@ -14,8 +15,9 @@ use crate::exit::BadInput;
 /// Where the warehouse lives.
 #[derive(Debug, Clone)]
 pub enum WarehouseUrl {
-    /// `duckdb:PATH`: an embedded DuckDB file (created when absent).
-    DuckDb(PathBuf),
+    /// `duckdb:PATH`: an embedded DuckDB file (created when absent). One process at a time opens
+    /// it; another waits up to `lock_timeout` for it.
+    DuckDb { path: PathBuf, lock_timeout: Duration },
     /// `postgres://…` or `postgresql://…`.
     Postgres(Box<PgTarget>),
     /// `redshift://user@host:5439/db?iam_role=arn:aws:iam::<account>:role/<name>`: Amazon Redshift,
@@ -30,6 +32,10 @@ pub struct RedshiftTarget {
     pub iam_role: String,
 }
 
+/// How long a command waits for another's lock on the warehouse unless `--warehouse-lock-timeout`
+/// says otherwise: PostgreSQL's `lock_timeout`, and DuckDB's file lock.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Redshift's port when the URL names none.
 const REDSHIFT_PORT: u16 = 5439;
 
@@ -40,6 +46,8 @@ pub struct PgTarget {
     pub config: tokio_postgres::Config,
     pub tls: PgTls,
     pub redacted: String,
+    /// The session's `lock_timeout`: how long a statement waits for a lock (another load's).
+    pub lock_timeout: Duration,
 }
 
 /// libpq's `sslmode`s (what each checks: `crate::warehouse::tls`).
@@ -99,7 +107,7 @@ impl fmt::Debug for PgTarget {
 impl fmt::Display for WarehouseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WarehouseUrl::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+            WarehouseUrl::DuckDb { path, .. } => write!(f, "duckdb:{}", path.display()),
             WarehouseUrl::Postgres(target) => f.write_str(&target.redacted),
             WarehouseUrl::Redshift(target) => f.write_str(&target.pg.redacted),
         }
@@ -118,7 +126,7 @@ impl WarehouseUrl {
                     "duckdb: needs a file path, e.g. duckdb:./warehouse.duckdb",
                 ));
             }
-            return Ok(WarehouseUrl::DuckDb(PathBuf::from(path)));
+            return Ok(WarehouseUrl::DuckDb { path: PathBuf::from(path), lock_timeout: DEFAULT_LOCK_TIMEOUT });
         }
         if let Some(rest) = raw.strip_prefix("redshift://") {
             return Self::parse_redshift(rest, password_file, env);
@@ -186,7 +194,7 @@ impl WarehouseUrl {
             config.application_name("bookpipe");
         }
         let redacted = redacted(&config, &tls);
-        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, tls, redacted })))
+        Ok(WarehouseUrl::Postgres(Box::new(PgTarget { config, tls, redacted, lock_timeout: DEFAULT_LOCK_TIMEOUT })))
     }
 }
 
@@ -421,7 +429,22 @@ fn encode_host(name: &str) -> String {
 
 impl WarehouseUrl {
     pub fn resolve(args: &WarehouseArgs) -> Result<Self, BadInput> {
-        Self::parse(&args.warehouse, args.warehouse_password_file.as_deref(), &PgEnv::from_process())
+        if args.warehouse_lock_timeout == 0 {
+            // PostgreSQL reads a lock_timeout of 0 as "wait for ever": no value means both.
+            return Err(BadInput::new(flags::WAREHOUSE_LOCK_TIMEOUT, "must be at least 1 (seconds)"));
+        }
+        let url = Self::parse(&args.warehouse, args.warehouse_password_file.as_deref(), &PgEnv::from_process())?;
+        Ok(url.with_lock_timeout(Duration::from_secs(args.warehouse_lock_timeout)))
+    }
+
+    /// The same warehouse, waiting `timeout` for another process's lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        match &mut self {
+            WarehouseUrl::DuckDb { lock_timeout, .. } => *lock_timeout = timeout,
+            WarehouseUrl::Postgres(target) => target.lock_timeout = timeout,
+            WarehouseUrl::Redshift(target) => target.pg.lock_timeout = timeout,
+        }
+        self
     }
 }
 
@@ -433,7 +456,7 @@ mod tests {
     fn warehouse_urls_and_their_secrets() {
         let none = PgEnv::default();
         assert!(
-            matches!(WarehouseUrl::parse("duckdb:./w.duckdb", None, &PgEnv::default()).unwrap(), WarehouseUrl::DuckDb(p) if p == std::path::Path::new("./w.duckdb"))
+            matches!(WarehouseUrl::parse("duckdb:./w.duckdb", None, &PgEnv::default()).unwrap(), WarehouseUrl::DuckDb { path, .. } if path == std::path::Path::new("./w.duckdb"))
         );
         let pg =
             WarehouseUrl::parse("postgres://bob:s3cret@db.example:5433/books?sslmode=disable", None, &none).unwrap();

@@ -3,9 +3,15 @@
 //! DuckDB's API is blocking, so every call runs on a blocking thread; loads stream Arrow batches to
 //! that thread through a small channel (bounded memory) and append them with DuckDB's Arrow
 //! appender inside one transaction, which commits only when every table arrived.
+//!
+//! DuckDB lets one process at a time open a file, readers included: a second process fails at once
+//! with "Could not set lock on file". Parallel subjects (the DAG's mapped tasks, `run` beside a
+//! `status`) are normal here, so opening waits for the other process to close the file, up to
+//! `--warehouse-lock-timeout`, as PostgreSQL's `lock_timeout` waits for a concurrent load.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ::duckdb::{Connection, params};
 use arrow::array::RecordBatch;
@@ -29,23 +35,33 @@ enum Message {
 }
 
 impl DuckDb {
-    pub async fn open(path: &Path) -> Result<Self, WarehouseError> {
+    /// Opens (creating when absent) the file, waiting up to `lock_timeout` while another process
+    /// has it open.
+    pub async fn open(path: &Path, lock_timeout: Duration) -> Result<Self, WarehouseError> {
         let display = path.display().to_string();
         let owned: PathBuf = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || {
+        let (opened, waited) = tokio::task::spawn_blocking(move || {
             if let Some(parent) = owned.parent().filter(|p| !p.as_os_str().is_empty()) {
                 let _ = std::fs::create_dir_all(parent);
             }
-            if !owned.exists() {
-                create_atomically(&owned)?;
+            if !owned.exists()
+                && let Err(err) = create_atomically(&owned)
+            {
+                return (Err(err), None);
             }
-            Connection::open(&owned)
+            open_waiting(&owned, lock_timeout)
         })
         .await
-        .map_err(|err| WarehouseError::Worker(err.to_string()))?
-        .map_err(|source| WarehouseError::DuckDb {
+        .map_err(|err| WarehouseError::Worker(err.to_string()))?;
+        let conn = opened.map_err(|source| WarehouseError::DuckDb {
             path: display.clone(),
-            context: "opening".into(),
+            context: match waited {
+                Some(waited) if is_lock_conflict(&source) => format!(
+                    "opening: another process held the file for {} s, the most --warehouse-lock-timeout allows",
+                    waited.as_secs()
+                ),
+                _ => "opening".into(),
+            },
             source,
         })?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: display })
@@ -236,6 +252,43 @@ impl DuckDb {
         })
         .await
     }
+}
+
+/// Opens the file, retrying while another process holds its lock (with a log line when it starts
+/// to wait, and one when it got the file), until `timeout`; also returns how long it waited, if it did.
+fn open_waiting(path: &Path, timeout: Duration) -> (::duckdb::Result<Connection>, Option<Duration>) {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    let mut waiting = false;
+    loop {
+        match Connection::open(path) {
+            Err(err) if is_lock_conflict(&err) && started.elapsed() < timeout => {
+                if !waiting {
+                    tracing::info!(
+                        file = %path.display(),
+                        timeout_s = timeout.as_secs(),
+                        holder = %err,
+                        "the DuckDB file is open in another process; waiting for it to close the file"
+                    );
+                    waiting = true;
+                }
+                std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            result => {
+                let waited = waiting.then(|| started.elapsed());
+                if let (Ok(_), Some(waited)) = (&result, waited) {
+                    tracing::info!(file = %path.display(), waited_ms = waited.as_millis() as u64, "got the DuckDB file");
+                }
+                return (result, waited);
+            }
+        }
+    }
+}
+
+/// DuckDB's refusal to open a file another process holds (its message is the only sign of it).
+fn is_lock_conflict(err: &::duckdb::Error) -> bool {
+    err.to_string().contains("Could not set lock on file")
 }
 
 /// Creates a new database file under a temporary name and links it into place, so a process

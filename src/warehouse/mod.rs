@@ -35,7 +35,9 @@ pub enum Warehouse {
 impl Warehouse {
     pub async fn connect(url: &WarehouseUrl) -> Result<Self, WarehouseError> {
         Ok(match url {
-            WarehouseUrl::DuckDb(path) => Warehouse::DuckDb(duckdb::DuckDb::open(path).await?),
+            WarehouseUrl::DuckDb { path, lock_timeout } => {
+                Warehouse::DuckDb(duckdb::DuckDb::open(path, *lock_timeout).await?)
+            }
             WarehouseUrl::Postgres(pg) => Warehouse::Postgres(postgres::Postgres::connect(pg).await?),
             WarehouseUrl::Redshift(rs) => Warehouse::Postgres(postgres::Postgres::connect_redshift(rs).await?),
         })
@@ -45,7 +47,7 @@ impl Warehouse {
     /// for readers that must not leave a new, empty warehouse behind.
     pub async fn connect_existing(url: &WarehouseUrl) -> Result<Option<Self>, WarehouseError> {
         match url {
-            WarehouseUrl::DuckDb(path) if !path.exists() => Ok(None),
+            WarehouseUrl::DuckDb { path, .. } if !path.exists() => Ok(None),
             url => Self::connect(url).await.map(Some),
         }
     }

@@ -34,8 +34,6 @@ pub struct Postgres {
 /// Serialises writers of one slice (the key is hashed into PostgreSQL's advisory lock space).
 const SLICE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
 
-/// How long a statement waits for a lock (an advisory lock of a concurrent load included).
-const LOCK_TIMEOUT: &str = "SET lock_timeout = '10min'";
 /// How long one statement may run.
 const STATEMENT_TIMEOUT: &str = "SET statement_timeout = '1h'";
 /// The gold queries read one slice: compiling them (PostgreSQL's JIT, which the planner's estimate
@@ -66,7 +64,10 @@ impl Postgres {
         // A lock held by a stuck session (another load's advisory lock, a migration) fails the
         // task after this long instead of hanging it; so does a statement that never ends.
         // Servers without these settings (Redshift) refuse them: they are then left as they are.
-        for setting in [LOCK_TIMEOUT, STATEMENT_TIMEOUT, NO_JIT, ISO_DATES] {
+        // How long a statement waits for a lock (an advisory lock of a concurrent load included):
+        // --warehouse-lock-timeout.
+        let lock_timeout = format!("SET lock_timeout = '{}s'", target.lock_timeout.as_secs());
+        for setting in [&lock_timeout, STATEMENT_TIMEOUT, NO_JIT, ISO_DATES] {
             if let Err(err) = client.batch_execute(setting).await {
                 tracing::debug!(setting, error = %err, "the server refused a session setting");
             }

@@ -303,7 +303,9 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
 
     // The answers count the person once: OL5A's books are the works listing OL2A or OL5A.
     let dir = tempfile::tempdir().unwrap();
-    let warehouse = WarehouseUrl::DuckDb(dir.path().join("w.duckdb"));
+    let warehouse =
+        WarehouseUrl::parse(&format!("duckdb:{}", dir.path().join("w.duckdb").display()), None, &Default::default())
+            .unwrap();
     let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse: warehouse.clone() };
     bookpipe::commands::load::run(&lake, &load).await.unwrap();
     let aggregate =

@@ -2,9 +2,11 @@
 
 mod cli;
 mod crash;
+mod duckdb_lock;
 mod faults;
 mod fetch;
 mod fetch_rules;
+mod multipart;
 mod refusals;
 mod report;
 mod secrets;

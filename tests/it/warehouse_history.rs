@@ -184,7 +184,9 @@ async fn silver_of_an_older_layout_is_rebuilt_by_transform_and_refused_by_load()
         lake.put(&path, serde_json::to_vec(&manifest).unwrap().into()).await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let warehouse = WarehouseUrl::DuckDb(dir.path().join("w.duckdb"));
+    let warehouse =
+        WarehouseUrl::parse(&format!("duckdb:{}", dir.path().join("w.duckdb").display()), None, &Default::default())
+            .unwrap();
     let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse };
     let refused = bookpipe::commands::load::run(&lake, &load).await.unwrap_err();
     assert!(format!("{refused:#}").contains("older bookpipe"), "{refused:#}");

@@ -76,10 +76,12 @@ impl World {
     }
 
     /// The page for the default sort, `edition_count desc`: works with the same count come back in
-    /// a new order on every request, as Solr may give them.
+    /// a new order on every request, as Solr may give them (the n-th request of the process
+    /// shuffles with seed n: a new order each time, the same orders every run).
     pub fn page_by_editions(&self, limit: u64, offset: u64) -> Vec<u8> {
+        static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut works = self.works.clone();
-        fastrand::shuffle(&mut works);
+        fastrand::Rng::with_seed(REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).shuffle(&mut works);
         works.sort_by_key(|w| std::cmp::Reverse(w["edition_count"].as_i64().unwrap_or(0)));
         let start = (offset as usize).min(works.len());
         let end = (start + limit as usize).min(works.len());

@@ -45,7 +45,8 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn request(&self, method: &str, path: &str) -> std::io::Result<String> {
+    /// One plain HTTP request to the server (bucket creation, listings), its whole response.
+    pub fn request(&self, method: &str, path: &str) -> std::io::Result<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -65,16 +66,22 @@ impl Moto {
 
     /// A lake in `bucket` under `prefix`, through object_store's S3 backend.
     pub fn lake(&self, bucket: &str, prefix: &str) -> Lake {
-        let builder = AmazonS3Builder::new()
-            .with_endpoint(self.endpoint())
-            .with_allow_http(true)
-            .with_bucket_name(bucket)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY);
-        let url = LakeUrl::S3 { bucket: bucket.into(), prefix: prefix.into() };
-        Lake::from_s3(builder, prefix, &url).unwrap()
+        lake_at(&self.endpoint(), bucket, prefix)
     }
+}
+
+/// A lake in `bucket` under `prefix` on the S3 API server at `endpoint` (a child process of a test
+/// gets the endpoint, not the server).
+pub fn lake_at(endpoint: &str, bucket: &str, prefix: &str) -> Lake {
+    let builder = AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id(ACCESS_KEY)
+        .with_secret_access_key(SECRET_KEY);
+    let url = LakeUrl::S3 { bucket: bucket.into(), prefix: prefix.into() };
+    Lake::from_s3(builder, prefix, &url).unwrap()
 }
 
 /// The venv Python that runs moto; panics, saying how to get one, when it is not set or not a venv.
