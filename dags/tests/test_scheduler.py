@@ -3,6 +3,30 @@ LocalExecutor, SQLite) on 127.0.0.1 with `dags/` as its DAGs folder and the `loc
 only through the REST API v2, as an operator would: a run with a logical date, a run without one, a
 run whose fetch is refused, and a backfill of three past days over raw partitions fetched earlier.
 
+**Why the clock is faked.** The DAG fires at 06:00 UTC (catchup=False, no start_date), and the
+scheduler makes runs of its own while the test drives the API, which ones depending on the hour:
+unpaused within a tenth of a day (2 h 24 min) after a 06:00 it runs that 06:00 at once (with no
+start_date, airflow/timetables/trigger.py `_calc_first_run`, which treats `run_immediately=False`
+like `None`), else it waits for the next 06:00; a 06:00 that passes during the test fires; and
+after the backfill the latest 06:00 gone by is due (the latest automated run is now the backfill's,
+and catchup=False only skips ahead to the latest 06:00, `next_dagrun_info`). So the Airflow
+processes run under libfaketime with a constant offset (`faketime -f +N`, one clock for every
+process they start; `--exclude-monotonic`) that puts their clock at the real UTC date at 05:59,
+06:01, 12:00 and 23:59 (one test each; BOOKPIPE_TEST_CLOCKS="05:59,12:00" picks some), and the
+test expects the scheduler's runs: before the manual runs, that day's 06:00, fired a minute in
+(05:59) or at once (06:01), or none (12:00, 23:59); after the backfill, that day's 06:00 at every
+clock, none other, and the next run planned for the next 06:00. The bookpipe binary is
+statically linked, so it keeps the real clock (its fetch accepts a ds from yesterday to tomorrow):
+the test starts only when the real UTC date cannot change before it ends.
+
+It proves, at each clock: the scheduler's runs ran the three default subjects in parallel (one
+mapped task group, labelled by subject) on one DuckDB warehouse, every task once; a run with a
+logical date fetches its day, one without fetches the UTC day of its `run_after`; a fetch of a past
+day never fetched fails at once, unretried; a backfill re-runs three past days from the raw zone;
+Open Library is asked exactly what those runs fetch; and the warehouse holds exactly their slices,
+with a report page each and the index linking each subject's latest. Subjects of the manual runs
+are not the defaults, so they never share a partition with the scheduler's runs.
+
 Set BOOKPIPE_TEST_DAGS_FOLDER to run it against another copy of the DAGs (how it was checked to
 fail on the DAG before issue 16: the pool nobody creates, `ds` undefined without a logical date).
 """
@@ -12,6 +36,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +56,31 @@ DAGS = Path(os.environ.get("BOOKPIPE_TEST_DAGS_FOLDER") or Path(__file__).resolv
 # How long one run may take here before the test calls it stuck (a healthy one takes ~20 s).
 RUN_TIMEOUT = float(os.environ.get("BOOKPIPE_TEST_RUN_TIMEOUT", "240"))
 STEPS = ("fetch", "transform", "load", "aggregate", "report")
+# The DAG's default `subjects` param: what its scheduled runs fetch.
+DEFAULT_SUBJECTS = ["science_fiction", "fantasy", "love"]
+DAY = datetime.timedelta(days=1)
+# The clock of the Airflow processes when they start: the real UTC date at these times of day.
+CLOCKS = ("05:59", "06:01", "12:00", "23:59")
+SELECTED = [c.strip() for c in os.environ.get("BOOKPIPE_TEST_CLOCKS", ",".join(CLOCKS)).split(",") if c.strip()]
+if unknown := set(SELECTED) - set(CLOCKS):
+    raise ValueError(f"BOOKPIPE_TEST_CLOCKS: {sorted(unknown)}; choose from {', '.join(CLOCKS)}")
+# A 06:00 due this soon is waited for before the manual runs, so none fires among them.
+HORIZON = datetime.timedelta(minutes=30)
+# A test takes a few minutes: started closer than this to the real midnight, it waits it out.
+MIDNIGHT_MARGIN = datetime.timedelta(minutes=15)
+
+
+# The sitecustomize of the Airflow processes: time.sleep as a relative select() timeout.
+SLEEP_RELATIVE = """import select
+import time
+
+
+def sleep(seconds):
+    select.select([], [], [], seconds)
+
+
+time.sleep = sleep
+"""
 
 
 def free_port() -> int:
@@ -39,14 +89,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Airflow:
-    """`airflow standalone` in its own home, its own process group, and its REST API."""
+def utc(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value).astimezone(datetime.UTC)
 
-    def __init__(self, home: Path, extra_env: dict[str, str]):
+
+class Airflow:
+    """`airflow standalone` in its own home, its own process group, on a clock `offset` seconds
+    from the real one (every process it starts included), and its REST API."""
+
+    def __init__(self, home: Path, extra_env: dict[str, str], offset: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.offset = datetime.timedelta(seconds=offset)
         venv_bin = str(Path(sys.executable).parent)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BOOKPIPE_"))}
+        faketime = shutil.which("faketime")
+        assert faketime, "faketime is not installed (apt-get install faketime; scripts/preflight)"
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "BOOKPIPE_", "FAKETIME")) and k != "LD_PRELOAD"
+        }
         env.update(
             {
                 "PATH": f"{venv_bin}:{env.get('PATH', '')}",
@@ -64,15 +126,27 @@ class Airflow:
                 **extra_env,
             }
         )
+        # A relative offset, not a start time (`@...`), which every process would start again from;
+        # the monotonic clock left alone (faked, it hangs Python's lock timeouts: sem_clockwait is not
+        # intercepted, wolfcw/libfaketime#390). Python's time.sleep then fails with EINVAL (libfaketime
+        # 0.9.10 shifts its absolute monotonic deadline anyway, #426): a sitecustomize sleeps relative.
+        clock = [faketime, "-m", "--exclude-monotonic", "-f", f"{offset:+d}"]
+        (home / "clock").mkdir()
+        (home / "clock" / "sitecustomize.py").write_text(SLEEP_RELATIVE)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(home / "clock"), env.get("PYTHONPATH")]))
         self.log = open(home / "standalone.log", "w")
         self.process = subprocess.Popen(
-            [str(Path(venv_bin) / "airflow"), "standalone"],
+            [*clock, str(Path(venv_bin) / "airflow"), "standalone"],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.home = home
+
+    def now(self) -> datetime.datetime:
+        """The time on Airflow's clock."""
+        return datetime.datetime.now(datetime.UTC) + self.offset
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -97,6 +171,11 @@ class Airflow:
                 return response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"{}")
+
+    def get(self, path: str) -> dict:
+        status, body = self.api("GET", path)
+        assert status == 200, (path, body)
+        return body
 
     def wait(self, what: str, check, timeout: float, detail=lambda: ""):
         deadline = time.monotonic() + timeout
@@ -124,6 +203,42 @@ class Airflow:
             detail=lambda: f"task instances {states(self.task_instances(run_id))}",
         )
 
+    def trigger(self, run_id: str, logical_date: datetime.datetime | None, subject: str) -> tuple[dict, dict]:
+        """A run of `subject` through the API, to its end: the run and its task instances."""
+        body = {
+            "dag_run_id": run_id,
+            "logical_date": logical_date and logical_date.isoformat(),
+            "conf": {"subjects": [subject]},
+        }
+        status, run = self.api("POST", f"/dags/{DAG_ID}/dagRuns", body)
+        assert status == 200, run
+        self.finished(run_id)
+        return self.get(f"/dags/{DAG_ID}/dagRuns/{run_id}"), self.task_instances(run_id)
+
+    def runs(self, run_type: str) -> list[dict]:
+        runs = self.get(f"/dags/{DAG_ID}/dagRuns?run_type={run_type}&limit=100")["dag_runs"]
+        return sorted(runs, key=lambda run: run["logical_date"])
+
+    def settle(self, parsed_after: datetime.datetime | None = None) -> list[dict]:
+        """The scheduler's own runs once every one has finished and its next run is planned past
+        HORIZON (a 06:00 due sooner is waited for), on a parse of the DAG after `parsed_after`."""
+
+        def settled():
+            dag, runs = self.get(f"/dags/{DAG_ID}"), self.runs("scheduled")
+            if parsed_after and utc(dag["last_parsed_time"]) <= parsed_after:
+                return None
+            if any(run["state"] not in ("success", "failed") for run in runs):
+                return None
+            return utc(dag["next_dagrun_run_after"]) > self.now() + HORIZON and (runs,)
+
+        (runs,) = self.wait(
+            "the scheduler's own runs to finish",
+            settled,
+            RUN_TIMEOUT * 2,
+            detail=lambda: f"at {self.now()}: {self.get(f'/dags/{DAG_ID}')}, runs {self.runs('scheduled')}",
+        )
+        return runs
+
     def create_backfill(self, request: dict) -> dict:
         """`POST /backfills`. On SQLite the API refuses it while the scheduler holds the database
         (503 "Database is locked"): asked again, as an operator would."""
@@ -136,34 +251,126 @@ class Airflow:
         return backfill
 
     def task_instances(self, run_id: str) -> dict[tuple[str, int], dict]:
-        status, body = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")
-        assert status == 200, body
+        body = self.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")
         return {(ti["task_id"], ti["map_index"]): ti for ti in body["task_instances"]}
 
 
-def at_six(day: datetime.date) -> str:
-    return datetime.datetime.combine(day, datetime.time(6), tzinfo=datetime.UTC).isoformat()
+def at_six(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(6), tzinfo=datetime.UTC)
+
+
+def latest_six(now: datetime.datetime) -> datetime.datetime:
+    """The latest 06:00 UTC at or before `now`."""
+    six = at_six(now.date())
+    return six if six <= now else six - DAY
+
+
+def first_six(unpaused: datetime.datetime) -> datetime.datetime:
+    """The first scheduled run of a DAG unpaused at `unpaused` (CronTriggerTimetable without a
+    start_date, trigger.py `_calc_first_run`): the latest 06:00 if at most a tenth of the interval
+    (2 h 24 min) old, else the next one."""
+    six = latest_six(unpaused)
+    return six if unpaused - six <= max(DAY / 10, datetime.timedelta(minutes=5)) else six + DAY
 
 
 def states(tis: dict) -> dict[str, str]:
     return {f"{task_id}[{index}]" if index >= 0 else task_id: ti["state"] for (task_id, index), ti in tis.items()}
 
 
-def expect(tis: dict, subject: str, **by_step: str) -> None:
-    """The run's `subjects` task succeeded once, and each step of its one subject ended as told,
-    labelled by its subject, never retried."""
+def expect(tis: dict, subjects: list[str], **by_step: str) -> None:
+    """The run's `subjects` task succeeded, then each subject's steps (map index i: subjects[i],
+    labelled by it) ended as told (else success); every task that ran, ran once."""
     assert tis[("subjects", -1)]["state"] == "success", states(tis)
-    for step in STEPS:
-        ti = tis[(f"subject.{step}", 0)]
-        assert ti["state"] == by_step.get(step, "success"), (step, states(tis))
-        if ti["state"] != "upstream_failed":
-            assert ti["rendered_map_index"] == subject, ti
-    assert max(ti["try_number"] for ti in tis.values()) <= 1, {k: ti["try_number"] for k, ti in tis.items()}
+    assert len(tis) == 1 + len(STEPS) * len(subjects), states(tis)
+    for index, subject in enumerate(subjects):
+        for step in STEPS:
+            ti = tis[(f"subject.{step}", index)]
+            assert ti["state"] == by_step.get(step, "success"), (step, subject, states(tis))
+            if ti["state"] != "upstream_failed":
+                assert ti["rendered_map_index"] == subject, ti
+    tries = {key: ti["try_number"] for key, ti in tis.items()}
+    assert tries == {key: 0 if ti["state"] == "upstream_failed" else 1 for key, ti in tis.items()}, tries
 
 
-def test_a_real_scheduler_runs_the_dag_with_and_without_a_logical_date_and_backfills(tmp_path, binary):
+def expect_scheduled(airflow: Airflow, runs: list[dict], sixes: list[datetime.datetime]) -> None:
+    """The scheduler's runs are those of `sixes`, each the three default subjects, all succeeded."""
+    assert [utc(run["logical_date"]) for run in runs] == sixes, runs
+    for run in runs:
+        assert run["dag_run_id"].startswith("scheduled__"), run
+        assert (run["triggered_by"], run["state"]) == ("timetable", "success"), run
+        expect(airflow.task_instances(run["dag_run_id"]), DEFAULT_SUBJECTS)
+
+
+def wait_out_the_real_midnight() -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    midnight = datetime.datetime.combine(now.date() + DAY, datetime.time(0), tzinfo=datetime.UTC)
+    if midnight - now < MIDNIGHT_MARGIN:
+        pause = (midnight - now).total_seconds() + 30
+        print(
+            f"waiting {pause:.0f}s for the real UTC midnight: the test's days come from the real date, and the"
+            " bookpipe binary (static, so on the real clock) fetches a ds from yesterday to tomorrow only"
+        )
+        time.sleep(pause)
+
+
+def manual_runs(airflow: Airflow, today: datetime.date) -> datetime.date:
+    """A run with a logical date, one without (its day returned) and a refused one."""
+    # A run with a logical date: --ds is its day.
+    run, tis = airflow.trigger("with-a-date", at_six(today - DAY), "mystery")
+    expect(tis, ["mystery"])
+    assert run["state"] == "success", run
+    # A run without one (`logical_date: null`, as the API and Assets make them): --ds is
+    # the UTC day of its run_after (on the fake clock at 23:59, maybe the real tomorrow).
+    run, tis = airflow.trigger("without-a-date", None, "horror")
+    expect(tis, ["horror"])
+    assert run["state"] == "success" and run["logical_date"] is None, run
+    undated = utc(run["run_after"]).date()
+    assert undated in (today, today + DAY), run
+    # A past day never fetched: fetch is refused (exit 2) and fails at once, unretried.
+    run, refused = airflow.trigger("refused", at_six(today - datetime.timedelta(days=10)), "fantasy")
+    expect(
+        refused,
+        ["fantasy"],
+        fetch="failed",
+        transform="upstream_failed",
+        load="upstream_failed",
+        aggregate="upstream_failed",
+        report="upstream_failed",
+    )
+    assert run["state"] == "failed", run
+    return undated
+
+
+def backfill(airflow: Airflow, days: list[datetime.date]) -> None:
+    """A backfill of three past days: fetch finds each raw partition complete (exit 3, skipped),
+    transform, load and aggregate run from the raw zone."""
+    backfill_request = {
+        "dag_id": DAG_ID,
+        "from_date": datetime.datetime.combine(days[0], datetime.time(0), tzinfo=datetime.UTC).isoformat(),
+        "to_date": datetime.datetime.combine(days[-1], datetime.time(12), tzinfo=datetime.UTC).isoformat(),
+        "dag_run_conf": {"subjects": ["science_fiction"]},
+        "reprocess_behavior": "none",
+        "max_active_runs": 1,
+    }
+    backfill = airflow.create_backfill(backfill_request)
+    airflow.wait(
+        "the backfill to complete",
+        lambda: airflow.get(f"/backfills/{backfill['id']}").get("completed_at"),
+        RUN_TIMEOUT * 3,
+    )
+    backfilled = airflow.runs("backfill")
+    assert [utc(r["logical_date"]) for r in backfilled] == [at_six(day) for day in days]
+    for run in backfilled:
+        assert run["state"] == "success", run
+        expect(airflow.task_instances(run["dag_run_id"]), ["science_fiction"], fetch="skipped")
+
+
+@pytest.mark.parametrize("clock", SELECTED)
+def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, tmp_path, binary):
+    wait_out_the_real_midnight()
     started = time.monotonic()
     today = datetime.datetime.now(datetime.UTC).date()
+    yesterday = today - DAY
     days = [today - datetime.timedelta(days=n) for n in (4, 3, 2)]
     lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
     with FakeOpenLibrary() as api:
@@ -187,7 +394,8 @@ def test_a_real_scheduler_runs_the_dag_with_and_without_a_logical_date_and_backf
             )
         home = tmp_path / "airflow"
         home.mkdir()
-        airflow = Airflow(home, bookpipe_env)
+        start = datetime.datetime.combine(today, datetime.time.fromisoformat(clock), tzinfo=datetime.UTC)
+        airflow = Airflow(home, bookpipe_env, round((start - datetime.datetime.now(datetime.UTC)).total_seconds()))
         try:
             airflow.wait(
                 "the scheduler to be healthy",
@@ -195,89 +403,62 @@ def test_a_real_scheduler_runs_the_dag_with_and_without_a_logical_date_and_backf
                 120,
             )
             airflow.wait("the DAG to be parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}")[0] == 200, 120)
-            status, errors = airflow.api("GET", "/importErrors")
-            assert status == 200 and errors["total_entries"] == 0, errors
+            errors = airflow.get("/importErrors")
+            assert errors["total_entries"] == 0, errors
             assert airflow.api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})[0] == 200
+            unpaused = airflow.now()
             ready = time.monotonic()
+            # The scheduler's own runs first: the first 06:00 and any due since, each run to the end.
+            first = first_six(unpaused)
+            scheduled = airflow.settle()
+            sixes = [first + n * DAY for n in range(3) if first + n * DAY <= airflow.now()]
+            expect_scheduled(airflow, scheduled, sixes)
+            settled = time.monotonic()
 
-            def trigger(run_id: str, logical_date: str | None, subject: str) -> dict:
-                body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": {"subjects": [subject]}}
-                status, run = airflow.api("POST", f"/dags/{DAG_ID}/dagRuns", body)
-                assert status == 200, run
-                airflow.finished(run_id)
-                return airflow.task_instances(run_id)
+            undated = manual_runs(airflow, today)
+            backfill(airflow, days)
+            backfilled_at = airflow.now()
 
-            yesterday = today - datetime.timedelta(days=1)
-            # A run with a logical date: --ds is its day.
-            expect(trigger("with-a-date", at_six(yesterday), "science_fiction"), "science_fiction")
-            assert airflow.run_state("with-a-date") == "success"
-            # A run without one (`logical_date: null`, as the API and Assets make them): --ds is
-            # the day of run_after, today.
-            expect(trigger("without-a-date", None, "love"), "love")
-            assert airflow.run_state("without-a-date") == "success"
-            # A past day never fetched: fetch is refused (exit 2) and fails at once, unretried.
-            refused = trigger("refused", at_six(today - datetime.timedelta(days=10)), "fantasy")
-            expect(
-                refused,
-                "fantasy",
-                fetch="failed",
-                transform="upstream_failed",
-                load="upstream_failed",
-                aggregate="upstream_failed",
-                report="upstream_failed",
-            )
-            assert airflow.run_state("refused") == "failed"
-
-            # A backfill of three past days: fetch finds each raw partition complete (exit 3,
-            # skipped), transform, load and aggregate run from the raw zone.
-            backfill_request = {
-                "dag_id": DAG_ID,
-                "from_date": datetime.datetime.combine(days[0], datetime.time(0), tzinfo=datetime.UTC).isoformat(),
-                "to_date": datetime.datetime.combine(days[-1], datetime.time(12), tzinfo=datetime.UTC).isoformat(),
-                "dag_run_conf": {"subjects": ["science_fiction"]},
-                "reprocess_behavior": "none",
-                "max_active_runs": 1,
-            }
-            backfill = airflow.create_backfill(backfill_request)
-            airflow.wait(
-                "the backfill to complete",
-                lambda: airflow.api("GET", f"/backfills/{backfill['id']}")[1].get("completed_at"),
-                RUN_TIMEOUT * 3,
-            )
-            status, runs = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns?run_type=backfill&limit=10")
-            assert status == 200, runs
-            backfilled = sorted(runs["dag_runs"], key=lambda r: r["logical_date"])
-            assert [r["logical_date"][:10] for r in backfilled] == [str(day) for day in days]
-            for run in backfilled:
-                assert run["state"] == "success", run
-                expect(airflow.task_instances(run["dag_run_id"]), "science_fiction", fetch="skipped")
-            driven = time.monotonic() - ready
+            # The scheduler again, on a parse after the backfill: the latest 06:00 gone by is due
+            # when it is later than every scheduled or backfilled run, and nothing else.
+            scheduled = airflow.settle(parsed_after=backfilled_at)
+            now = airflow.now()
+            if latest_six(now) > max([*sixes, at_six(days[-1])]):
+                sixes.append(latest_six(now))
+            expect_scheduled(airflow, scheduled, sixes)
+            assert utc(airflow.get(f"/dags/{DAG_ID}")["next_dagrun_run_after"]) == latest_six(now) + DAY
+            driven = time.monotonic() - settled
         finally:
             airflow.stop()
-        # Only the two runs that fetch today's or yesterday's data asked the API anything.
-        assert sorted(r.split("?")[0] for r in api.requests if not r.startswith("/api/get_many")) == [
-            "/subjects/love.json",
-            "/subjects/science_fiction.json",
-        ] + ["/subjects/science_fiction.json"] * len(days)
+        # Open Library was asked for exactly what the runs that fetched (and the backfill's raw
+        # partitions, earlier) needed: one page each.
+        fetched = [*["science_fiction"] * len(days), "mystery", "horror"]
+        fetched += [subject for _ in sixes for subject in DEFAULT_SUBJECTS]
+        asked = sorted(r.split("?")[0] for r in api.requests if not r.startswith("/api/get_many"))
+        assert asked == sorted(f"/subjects/{subject}.json" for subject in fetched)
 
-    check_the_slices_and_reports(lake, warehouse, days, yesterday, today)
-    print(f"airflow standalone: {ready - started:.1f}s to a healthy scheduler; runs: {driven:.1f}s")
+    slices = [("science_fiction", day) for day in days] + [("mystery", yesterday), ("horror", undated)]
+    slices += [(subject, six.date()) for six in sixes for subject in DEFAULT_SUBJECTS]
+    check_the_slices_and_reports(lake, warehouse, slices)
+    print(
+        f"clock {clock} (fake {start:%Y-%m-%d %H:%M} at start): scheduled runs "
+        f"{[f'{six:%Y-%m-%d %H:%M}' for six in sixes]}; {ready - started:.1f}s to a healthy scheduler, "
+        f"{settled - ready:.1f}s for its own runs, {driven:.1f}s for the rest, {time.monotonic() - started:.1f}s"
+    )
 
 
-def check_the_slices_and_reports(lake, warehouse, days, yesterday, today) -> None:
-    """The warehouse's five slices and gold, and every run's report page with the index."""
+def check_the_slices_and_reports(lake, warehouse, slices: list[tuple[str, datetime.date]]) -> None:
+    """The warehouse holds exactly these (subject, day) slices and their gold, and each has its
+    report page; the index links each subject's latest."""
+    assert len(set(slices)) == len(slices), slices
     con = duckdb.connect(str(warehouse), read_only=True)
     loaded = con.execute("SELECT subject, CAST(ds AS VARCHAR), books FROM loads ORDER BY ALL").fetchall()
-    assert loaded == sorted(
-        [("science_fiction", str(day), 12) for day in [*days, yesterday]] + [("love", str(today), 12)]
-    )
+    assert loaded == sorted((subject, str(day), 12) for subject, day in slices)
     gold = con.execute("SELECT count(DISTINCT (subject, ds)) FROM books_per_year").fetchone()
-    assert gold == (5,)
-    # Every successful run ended with its report page, and the index links each subject's latest.
+    assert gold == (len(slices),)
     reports = sorted(str(p.relative_to(lake)) for p in lake.glob("gold/report/subject=*/ds=*/index.html"))
-    assert reports == sorted(
-        [f"gold/report/subject=science_fiction/ds={day}/index.html" for day in [*days, yesterday]]
-        + [f"gold/report/subject=love/ds={today}/index.html"]
-    )
+    assert reports == sorted(f"gold/report/subject={subject}/ds={day}/index.html" for subject, day in slices)
     index = (lake / "gold" / "report" / "index.html").read_text().replace("&#x2f;", "/")
-    assert f'href="subject=science_fiction/ds={yesterday}/index.html"' in index
+    for subject in {subject for subject, _ in slices}:
+        latest = max(day for s, day in slices if s == subject)
+        assert f'href="subject={subject}/ds={latest}/index.html"' in index, subject
