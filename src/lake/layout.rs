@@ -250,4 +250,32 @@ mod tests {
             "gold/books_per_year/subject=place:london/ds=2024-05-01/part-00000.csv"
         );
     }
+
+    /// Every subject `Subject::parse` accepts lands in folder names exactly as written: object_store
+    /// percent-encodes none of its characters, so S3 keys, Hive-style readers and Athena's
+    /// projection template all see the same string (docs/engines.md).
+    #[test]
+    fn an_accepted_subject_is_written_into_folder_names_verbatim() {
+        let ds = Ds::parse(flags::DS, "2024-05-01").unwrap();
+        let mut accepted = String::new();
+        for c in (0x21u8..0x7f).map(char::from).chain(['é', 'ß', '中', '\u{a0}']) {
+            let raw = format!("a{c}b");
+            let Ok(subject) = Subject::parse(flags::SUBJECT, &raw) else { continue };
+            accepted.push(c);
+            let partition = Partition::new(subject, ds);
+            let expected = format!("subject={}", raw.to_lowercase());
+            assert_eq!(
+                gold_partition("books_per_year", &partition).parts().nth(2).unwrap().as_ref(),
+                expected,
+                "{c:?}"
+            );
+            assert_eq!(
+                parse_subject_folder(&gold_subject_prefix("books_per_year", &partition.subject)),
+                Some(partition.subject.clone())
+            );
+        }
+        // What stays: ASCII letters (upper case is lowered), digits and the punctuation Open Library
+        // keeps, less ~ and * (':' only after a prefix: place:london above).
+        assert_eq!(accepted, "!'()-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
+    }
 }

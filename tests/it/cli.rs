@@ -44,10 +44,14 @@ fn help_shows_every_flag_its_env_var_and_an_example() {
 
 #[test]
 fn bad_input_exits_2_naming_the_flag() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--ds", "2024-02-30", "--subject", "love"], "--ds (BOOKPIPE_DS)"),
         (&["--ds", "2024-05-01", "--subject", "../etc"], "--subject (BOOKPIPE_SUBJECT)"),
         (&["--ds", "2024-05-01", "--subject", ""], "--subject (BOOKPIPE_SUBJECT)"),
+        // Subjects whose folder name S3, Hive-style readers and Athena's projection would read
+        // differently (docs/engines.md).
+        (&["--ds", "2024-05-01", "--subject", "sci~fi"], "--subject (BOOKPIPE_SUBJECT)"),
+        (&["--ds", "2024-05-01", "--subject", "ficción"], "--subject (BOOKPIPE_SUBJECT)"),
         (&["--ds", "2024-05-01", "--subject", "love", "--api-url", "not-a-url"], "--api-url (BOOKPIPE_API_URL)"),
         (&["--ds", "2024-05-01", "--subject", "love", "--limit", "5000"], "--limit (BOOKPIPE_LIMIT)"),
         (&["--ds", "2024-05-01", "--subject", "love", "--rate=-1"], "--rate (BOOKPIPE_RATE)"),
