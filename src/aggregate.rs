@@ -1,6 +1,14 @@
 //! `aggregate`: the three answers (design doc: gold), computed in SQL inside the warehouse from
 //! the loaded slice, stored in the gold tables (slice replaced in one transaction), and written to
-//! the lake as `gold/<table>/subject=S/ds=D/part-00000.parquet` and `.csv` with a manifest.
+//! the lake as `gold/<table>/subject=S/ds=D/part-00000.parquet` and, for people, as
+//! `exports/gold_csv/<table>/subject=S/ds=D/part-00000.csv`, each partition with its manifest.
+//!
+//! Per table, the CSV export is committed first and the gold partition last: a failure before the
+//! gold partition is begun leaves it as it was, and a committed gold partition (of
+//! [`GOLD_LAYOUT`]) means its CSV export of the same run is committed too. Gold of layout 1 kept its
+//! CSV inside the table folder, where engines reading the folder fail on it: the rewrite removes
+//! it, inside the gold partition's commit (manifest removed first, written last), and only once the
+//! export holding the same rows is committed.
 //!
 //! Where each number is counted: `sql/gold/*.sql`. The summary (printed by the command) is computed
 //! here from the answers, purely.
@@ -10,20 +18,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::MissingInput;
-use crate::gold;
+use crate::gold::{self, GOLD_LAYOUT, GoldDetails};
 use crate::lake::commit::{self, Manifest};
 use crate::lake::parquet::ParquetOut;
 use crate::lake::{Lake, layout};
 use crate::settings::{AggregateSettings, Partition};
 use crate::warehouse::{GOLD, LOADED, Warehouse};
-
-/// The gold manifest's record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoldDetails {
-    pub table: String,
-    pub rows: u64,
-    pub warehouse: String,
-}
 
 /// The short answer printed after a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,20 +78,29 @@ pub async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Sum
         }
     }
     for (gold, batch) in GOLD.iter().zip(&answers) {
-        let partition = commit::begin(lake, &layout::gold_partition(gold.name, p)).await?;
         let rows = batch.num_rows() as u64;
-        let mut out = ParquetOut::create(lake, &layout::gold_parquet(gold.name, p), gold.schema.clone());
-        out.write(batch).await?;
-        let parquet = out.finish(rows).await?;
+        let details =
+            GoldDetails { table: gold.name.into(), rows, warehouse: s.warehouse.to_string(), layout: GOLD_LAYOUT };
+        // The clock is read for the manifests' created_at only.
+        let now = chrono::Utc::now();
+
+        let export = commit::begin(lake, &layout::gold_csv_partition(gold.name, p)).await?;
         let csv = csv_bytes(batch)?;
         let csv_path = layout::gold_csv(gold.name, p);
         let csv_object = commit::Object::describe(&csv_path, &csv, Some(rows));
         lake.put(&csv_path, Bytes::from(csv)).await?;
-        let details = GoldDetails { table: gold.name.into(), rows, warehouse: s.warehouse.to_string() };
+        let task = format!("aggregate:{}:csv", gold.name);
+        export.commit(lake, &Manifest::new(task, p, now, inputs.clone(), vec![csv_object], details.clone())).await?;
+
+        let partition = commit::begin(lake, &layout::gold_partition(gold.name, p)).await?;
+        // Layout 1's CSV copy: gone before the new Parquet lands, so from here on the folder holds
+        // Parquet only, whichever step a crash interrupts. Absent on lakes of this layout (no error).
+        lake.delete(&layout::legacy_gold_csv(gold.name, p)).await?;
+        let mut out = ParquetOut::create(lake, &layout::gold_parquet(gold.name, p), gold.schema.clone());
+        out.write(batch).await?;
+        let parquet = out.finish(rows).await?;
         let task = format!("aggregate:{}", gold.name);
-        // The clock is read for the manifest's created_at only.
-        let manifest = Manifest::new(task, p, chrono::Utc::now(), inputs.clone(), vec![csv_object, parquet], details);
-        partition.commit(lake, &manifest).await?;
+        partition.commit(lake, &Manifest::new(task, p, now, inputs.clone(), vec![parquet], details)).await?;
     }
     let summary = summarize(p, &answers, books, undated);
     tracing::info!(

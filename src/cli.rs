@@ -259,8 +259,13 @@ pub struct ExportArgs {
 /// Where the warehouse is (shared by `load`, `aggregate` and `run`).
 #[derive(Debug, Clone, Args)]
 pub struct WarehouseArgs {
-    /// duckdb:PATH (embedded) or postgres://user@host:port/db; a password in the URL is never logged.
-    #[arg(long = flags::WAREHOUSE.long, env = flags::WAREHOUSE.env, default_value = "duckdb:./warehouse.duckdb", hide_env_values = true)]
+    /// Where the warehouse is, by URL scheme:
+    ///   duckdb:PATH     an embedded DuckDB file, e.g. duckdb:./warehouse.duckdb
+    ///   postgres://…    PostgreSQL (postgresql:// too), e.g. postgres://etl@db.example.com:5432/books?sslmode=verify-full
+    ///   redshift://…    Redshift (port 5439 unless given; COPY from an s3:// lake as iam_role), e.g.
+    ///                   redshift://loader@wg.123456789012.eu-west-1.redshift-serverless.amazonaws.com/books?iam_role=arn:aws:iam::123456789012:role/bookpipe-redshift-copy
+    /// A password in the URL is never logged.
+    #[arg(long = flags::WAREHOUSE.long, env = flags::WAREHOUSE.env, default_value = "duckdb:./warehouse.duckdb", hide_env_values = true, verbatim_doc_comment)]
     pub warehouse: String,
     /// File holding the PostgreSQL password (else the URL's, else PGPASSWORD).
     #[arg(long = flags::WAREHOUSE_PASSWORD_FILE.long, env = flags::WAREHOUSE_PASSWORD_FILE.env)]

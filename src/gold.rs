@@ -1,9 +1,30 @@
-//! The gold tables' rows as Rust values, read from their Arrow batches (the schemas of
-//! [`crate::warehouse::GOLD`]): what `aggregate`'s summary and the report's page are made of.
+//! The gold contract: the layout version and manifest record of a gold partition (what `aggregate`
+//! writes and `status` reads), and the gold tables' rows as Rust values, read from their Arrow
+//! batches (the schemas of [`crate::warehouse::GOLD`]): what `aggregate`'s summary and the report's
+//! page are made of.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// The layout of the gold partitions this version writes: 2 moved the CSV copy out of the table
+/// folder to `exports/gold_csv/` (a folder engines read must hold Parquet only).
+pub const GOLD_LAYOUT: u32 = 2;
+
+/// The gold manifest's record (and the CSV export's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldDetails {
+    pub table: String,
+    pub rows: u64,
+    pub warehouse: String,
+    /// [`GOLD_LAYOUT`] when written (absent, so 1, in manifests of the first layout).
+    #[serde(default = "first_layout")]
+    pub layout: u32,
+}
+
+fn first_layout() -> u32 {
+    1
+}
 
 /// One author's row of `author_yearly_average`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,5 +1,5 @@
 //! `status`: for each subject and ds of a range, how far its partition got — raw, silver, loaded,
-//! gold — each complete (its manifests, or its `loads` record, exist), incomplete (objects without
+//! gold (the gold tables and their CSV exports) — each complete (its manifests, or its `loads` record, exist), incomplete (objects without
 //! a manifest: a task died or is running) or absent, with rows counted from the manifests and the
 //! warehouse's `loads`. How an operator sees what a backfill must redo, without opening Airflow.
 //!
@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
+use crate::gold::GOLD_LAYOUT;
 use crate::lake::commit;
 use crate::lake::{Lake, layout};
 use crate::settings::{Ds, StatusSettings, Subject};
@@ -109,6 +110,9 @@ fn first_layout() -> u32 {
 #[derive(Deserialize)]
 struct GoldRows {
     rows: u64,
+    /// As `aggregate::GoldDetails` reads it: absent in the first layout.
+    #[serde(default = "first_layout")]
+    layout: u32,
 }
 
 /// The gold table whose rows `status` shows: one per author.
@@ -134,8 +138,10 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
             silver_days.push(ds_folders(lake, &layout::silver_subject_prefix(table, subject), s).await?);
         }
         let mut gold_days = Vec::with_capacity(GOLD.len());
+        let mut csv_days = Vec::with_capacity(GOLD.len());
         for gold in GOLD.iter() {
             gold_days.push(ds_folders(lake, &layout::gold_subject_prefix(gold.name, subject), s).await?);
+            csv_days.push(ds_folders(lake, &layout::gold_csv_subject_prefix(gold.name, subject), s).await?);
         }
         for &ds in &days {
             let partition = crate::settings::Partition::new(subject.clone(), ds);
@@ -164,16 +170,25 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
             }
             let mut gold = Vec::with_capacity(GOLD.len());
             let mut authors = None;
-            for (table, days) in GOLD.iter().zip(&gold_days) {
+            for ((table, days), csv_days) in GOLD.iter().zip(&gold_days).zip(&csv_days) {
                 let folder = days.contains(&ds);
                 let counted = match folder {
                     true => read::<GoldRows>(lake, &layout::gold_partition(table.name, &partition)).await?,
                     false => None,
                 };
-                if table.name == GOLD_COUNTED {
+                // Gold of an older layout (its CSV inside the table folder, which engines cannot
+                // read) is not complete: `aggregate` rewrites it in this layout.
+                let current = counted.as_ref().is_some_and(|c| c.layout == GOLD_LAYOUT);
+                if table.name == GOLD_COUNTED && current {
                     authors = counted.as_ref().map(|c| c.rows);
                 }
-                gold.push(Presence { folder, committed: counted.is_some() });
+                let csv_folder = csv_days.contains(&ds);
+                let csv = match csv_folder {
+                    true => read::<GoldRows>(lake, &layout::gold_csv_partition(table.name, &partition)).await?,
+                    false => None,
+                };
+                gold.push(Presence { folder, committed: current });
+                gold.push(Presence { folder: csv_folder, committed: csv.is_some() });
             }
             let loaded = match loads.get(&(subject.to_string(), ds.to_string())) {
                 Some(&books) => Cell { state: State::Complete, rows: Some(books) },

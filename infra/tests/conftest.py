@@ -1,10 +1,14 @@
 """The Terraform under infra/terraform as data: every file parsed with python-hcl2 and normalised
-(quotes and parser bookkeeping stripped), for the checks in test_infra.py."""
+(quotes and parser bookkeeping stripped), for the checks in test_infra.py; and a lake a real
+`bookpipe run` wrote, for the checks that read it as the Glue tables and the engines do."""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hcl2
@@ -63,3 +67,38 @@ def binary() -> str:
 
 
 REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+# Subjects whose keys hold what Open Library keys hold besides letters and `_`: a prefix's `:`,
+# `(`, `)`, `'`, `-` and digits. The fake Open Library serves the same works for every subject.
+SUBJECTS = ["love", "place:london", "person:sherlock_holmes_(fictitious_character)", "o'brien", "science-fiction_2"]
+DS = "2024-05-01"
+
+
+@dataclass(frozen=True)
+class Run:
+    lake: Path
+    warehouse: Path
+    subjects: list[str]
+    ds: str
+
+
+@pytest.fixture(scope="session")
+def lake_run(tmp_path_factory) -> Run:
+    """One `bookpipe run` of SUBJECTS for DS from a fake Open Library into a lake folder and a DuckDB
+    file (the binary of BOOKPIPE_BINARY, as scripts/test sets it)."""
+    binary = os.environ.get("BOOKPIPE_BINARY")
+    assert binary and Path(binary).is_file(), "set BOOKPIPE_BINARY to the bookpipe binary (scripts/test does)"
+    sys.path.insert(0, str(ROOT / "dags" / "tests"))
+    from fake_openlibrary import FakeOpenLibrary
+
+    root = tmp_path_factory.mktemp("run")
+    lake, warehouse = root / "lake", root / "w.duckdb"
+    with FakeOpenLibrary() as api:
+        subjects = [arg for subject in SUBJECTS for arg in ("--subject", subject)]
+        done = subprocess.run(
+            [binary, "--lake", str(lake), "run", *subjects, "--ds", DS, "--api-url", api.url, "--rate", "200",
+             "--contact", "tests@example.com", "--warehouse", f"duckdb:{warehouse}", "--allow-past-ds"],
+            capture_output=True, text=True, check=False, env={**os.environ, "BOOKPIPE_LOG": "warn"},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return Run(lake, warehouse, list(SUBJECTS), DS)

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import parliament
 import pyarrow.parquet as pq
@@ -295,31 +294,12 @@ ARROW_TO_GLUE = {"string": "string", "int16": "smallint", "int32": "int", "int64
 ARROW_TO_GLUE["double"] = "double"
 
 
-@pytest.fixture(scope="session")
-def written_lake(tmp_path_factory):
-    """A lake bookpipe wrote: `run` of the science_fiction fixture from a fake Open Library."""
-    binary = os.environ.get("BOOKPIPE_BINARY")
-    assert binary, "set BOOKPIPE_BINARY (scripts/test does)"
-    sys.path.insert(0, str(ROOT / "dags" / "tests"))
-    from fake_openlibrary import FakeOpenLibrary
-
-    root = tmp_path_factory.mktemp("lake")
-    with FakeOpenLibrary() as api:
-        subprocess.run(
-            [binary, "--lake", str(root / "lake"), "run", "--subject", "love", "--ds", "2024-05-01",
-             "--api-url", api.url, "--rate", "200", "--contact", "tests@example.com",
-             "--warehouse", f"duckdb:{root / 'w.duckdb'}", "--allow-past-ds"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-    return root / "lake"
-
-
-def test_glue_tables_match_the_parquet_bookpipe_writes(every, written_lake):
+def test_glue_tables_match_the_parquet_bookpipe_writes(every, lake_run):
     (glue_types,) = [entry["glue_type"] for entry in every["locals"] if "glue_type" in entry]
     (tables,) = [entry["lake_tables"] for entry in every["locals"] if "lake_tables" in entry]
     assert len(tables) == 7
     for table, columns in tables.items():
-        path = written_lake / table / "subject=love" / "ds=2024-05-01" / "part-00000.parquet"
+        path = lake_run.lake / table / "subject=love" / f"ds={lake_run.ds}" / "part-00000.parquet"
         schema = pq.read_schema(path)
         written = [(f.name, ARROW_TO_GLUE[str(f.type)]) for f in schema]
         declared = [(name, glue_types[arrow]) for name, arrow in columns]

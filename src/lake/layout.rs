@@ -8,10 +8,23 @@
 //! raw/openlibrary/subjects/subject=S/ds=D/page-00000.json ... _manifest.json   (fetch)
 //! raw/openlibrary/authors/subject=S/ds=D/batch-<stamp>-00000.json ...          (fetch, immutable)
 //! silver/<table>/subject=S/ds=D/part-00000.parquet, _manifest.json              (transform)
-//! gold/<table>/subject=S/ds=D/part-00000.parquet, part-00000.csv, _manifest.json (aggregate)
+//! gold/<table>/subject=S/ds=D/part-00000.parquet, _manifest.json                (aggregate)
+//! exports/gold_csv/<table>/subject=S/ds=D/part-00000.csv, _manifest.json        (aggregate)
 //! gold/report/subject=S/ds=D/index.html, _manifest.json                          (report)
 //! gold/report/index.html: every subject's latest report                         (report)
 //! ```
+//!
+//! A table folder (`silver/<table>`, `gold/<table>`) holds that table's Parquet objects and
+//! `_`-prefixed metadata, nothing else: query engines (Athena through Glue, Spark, Trino,
+//! `pyarrow.dataset`) read every other object below a table's location as the table's format. So
+//! the CSV copy of a gold partition, for people and spreadsheets, lies in a zone of its own,
+//! `exports/`, committed like any partition. Gold written before that layout (GOLD_LAYOUT 1 in
+//! `crate::aggregate`) held `part-00000.csv` beside the Parquet; `aggregate` removes it when it
+//! rewrites the partition ([`legacy_gold_csv`]).
+//!
+//! A subject value is written into folder names as it is (no escaping): `Subject::parse` refuses
+//! every character that object_store would percent-encode or that Hive-style readers and Athena's
+//! partition projection would read back differently (docs/engines.md).
 
 use object_store::path::Path;
 
@@ -26,7 +39,7 @@ pub const FETCH_STATE: &str = "_fetch_state.json";
 
 /// The one data object of a silver or gold partition, as Parquet.
 const PART_PARQUET: &str = "part-00000.parquet";
-/// The one CSV object of a gold partition.
+/// The one object of a CSV export partition (and of a gold partition of the first layout).
 const PART_CSV: &str = "part-00000.csv";
 /// The page of a report partition, and the report index.
 const REPORT_PAGE: &str = "index.html";
@@ -104,9 +117,21 @@ pub fn gold_parquet(table: &str, partition: &Partition) -> Path {
     gold_partition(table, partition).join(PART_PARQUET)
 }
 
-/// The CSV object of a gold partition (the same rows as its Parquet object).
-pub fn gold_csv(table: &str, partition: &Partition) -> Path {
+/// Where gold layout 1 kept a partition's CSV copy, beside its Parquet object: `aggregate` removes
+/// it, because engines reading the table folder fail on it.
+pub fn legacy_gold_csv(table: &str, partition: &Partition) -> Path {
     gold_partition(table, partition).join(PART_CSV)
+}
+
+/// `exports/gold_csv/<table>/subject=<slug>/ds=<date>`: the CSV copy of a gold partition, for
+/// people (a spreadsheet opens it), outside every table folder.
+pub fn gold_csv_partition(table: &str, partition: &Partition) -> Path {
+    hive(&["exports", "gold_csv", table], partition)
+}
+
+/// The CSV object of a gold CSV export partition (the same rows as the gold Parquet object).
+pub fn gold_csv(table: &str, partition: &Partition) -> Path {
+    gold_csv_partition(table, partition).join(PART_CSV)
 }
 
 /// `gold/report/subject=<slug>/ds=<date>`: one day's report page of a subject.
@@ -147,6 +172,11 @@ pub fn silver_subject_prefix(table: Table, subject: &Subject) -> Path {
 /// `gold/<table>/subject=<slug>`: every ds of a subject's gold table, one folder each.
 pub fn gold_subject_prefix(table: &str, subject: &Subject) -> Path {
     Path::from_iter(["gold", table, &format!("subject={subject}")])
+}
+
+/// `exports/gold_csv/<table>/subject=<slug>`: every ds of a subject's CSV export, one folder each.
+pub fn gold_csv_subject_prefix(table: &str, subject: &Subject) -> Path {
+    Path::from_iter(["exports", "gold_csv", table, &format!("subject={subject}")])
 }
 
 /// The subject of a `subject=<slug>` folder (the last part of `folder`), if it is one.
@@ -204,8 +234,48 @@ mod tests {
         assert_eq!(parse_subject_folder(&raw_subject_prefix(&partition.subject)), Some(partition.subject.clone()));
         assert_eq!(parse_ds_folder(&raw_subject_prefix(&partition.subject)), None);
         assert_eq!(
+            gold_parquet("books_per_year", &partition).as_ref(),
+            "gold/books_per_year/subject=place:london/ds=2024-05-01/part-00000.parquet"
+        );
+        assert_eq!(
             gold_csv("books_per_year", &partition).as_ref(),
+            "exports/gold_csv/books_per_year/subject=place:london/ds=2024-05-01/part-00000.csv"
+        );
+        assert_eq!(
+            gold_csv_partition("books_per_year", &partition),
+            gold_csv_subject_prefix("books_per_year", &partition.subject).join("ds=2024-05-01")
+        );
+        assert_eq!(
+            legacy_gold_csv("books_per_year", &partition).as_ref(),
             "gold/books_per_year/subject=place:london/ds=2024-05-01/part-00000.csv"
         );
+    }
+
+    /// Every subject `Subject::parse` accepts lands in folder names exactly as written: object_store
+    /// percent-encodes none of its characters, so S3 keys, Hive-style readers and Athena's
+    /// projection template all see the same string (docs/engines.md).
+    #[test]
+    fn an_accepted_subject_is_written_into_folder_names_verbatim() {
+        let ds = Ds::parse(flags::DS, "2024-05-01").unwrap();
+        let mut accepted = String::new();
+        for c in (0x21u8..0x7f).map(char::from).chain(['é', 'ß', '中', '\u{a0}']) {
+            let raw = format!("a{c}b");
+            let Ok(subject) = Subject::parse(flags::SUBJECT, &raw) else { continue };
+            accepted.push(c);
+            let partition = Partition::new(subject, ds);
+            let expected = format!("subject={}", raw.to_lowercase());
+            assert_eq!(
+                gold_partition("books_per_year", &partition).parts().nth(2).unwrap().as_ref(),
+                expected,
+                "{c:?}"
+            );
+            assert_eq!(
+                parse_subject_folder(&gold_subject_prefix("books_per_year", &partition.subject)),
+                Some(partition.subject.clone())
+            );
+        }
+        // What stays: ASCII letters (upper case is lowered), digits and the punctuation Open Library
+        // keeps, less ~ and * (':' only after a prefix: place:london above).
+        assert_eq!(accepted, "!'()-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
     }
 }

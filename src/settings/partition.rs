@@ -63,12 +63,32 @@ impl fmt::Display for Ds {
 
 /// An Open Library subject key: `science_fiction`, `place:london`, `person:sherlock_holmes`,
 /// `time:19th_century`. Lower-cased; it becomes both a URL path segment and a lake partition value,
-/// so anything that could escape either (`/`, `..`, whitespace, control or URL-special characters)
-/// is refused.
+/// the folder name `subject=<key>` that object_store, S3, Hive-style readers (Spark, pyarrow and
+/// DuckDB percent-decode it) and Athena's partition projection (it puts the value into the table's
+/// `storage.location.template` as it is) must all read back as the same string. So anything that
+/// could escape either (`/`, `..`, whitespace, control characters), that no Open Library key holds,
+/// or that the lake would store escaped is refused (docs/engines.md has the whole reasoning).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Subject(String);
 
 const SUBJECT_PREFIXES: [&str; 3] = ["place", "person", "time"];
+
+/// Characters no Open Library subject key holds: Open Library drops them from subject names
+/// (`_SUBJECT_CHARS_TO_DROP` in openlibrary/utils/__init__.py; `:` only ever follows a prefix). Each
+/// would be a hazard in the lake too: `/`, `=`, `%` and `\` change what a Hive folder name means,
+/// `$` breaks the projection's template substitution (a Java replacement string in Trino's
+/// implementation), `+` reads as a space in form-encoded keys (S3 event notifications), and the rest
+/// object_store writes percent-encoded.
+const NEVER_IN_A_KEY: &str = ";/?@&=+$,<>#%\"{}|\\^[]`";
+
+/// Characters Open Library keeps that the lake cannot hold as they are: object_store percent-encodes
+/// them in object keys (`subject=a%7Eb`), which pyarrow and DuckDB decode back while Athena's
+/// projection looks for the folder `subject=a~b`: the partition would vanish from Athena alone. Every
+/// non-ASCII character is escaped the same way, byte by byte (`ó` as `%C3%B3`), and Hive's and
+/// Spark's unescaping turns each `%XX` into one character (`Ã³`): a third reading.
+fn escaped_in_the_lake(c: char) -> bool {
+    matches!(c, '~' | '*') || !c.is_ascii()
+}
 
 impl Subject {
     pub fn parse(flag: Flag, raw: &str) -> Result<Self, BadInput> {
@@ -83,8 +103,18 @@ impl Subject {
         if let Some(c) = slug.chars().find(|c| c.is_whitespace() || c.is_control()) {
             return refuse(&format!("contains {c:?}; Open Library writes spaces as '_'"));
         }
-        if let Some(c) = slug.chars().find(|c| matches!(c, '/' | '\\' | '?' | '#' | '%' | '=' | '"')) {
-            return refuse(&format!("contains {c:?}, which cannot be part of a subject key"));
+        if let Some(c) = slug.chars().find(|c| NEVER_IN_A_KEY.contains(*c)) {
+            return refuse(&format!(
+                "contains {c:?}, which cannot be part of a subject key (Open Library drops {NEVER_IN_A_KEY} from subject names)"
+            ));
+        }
+        if let Some(c) = slug.chars().find(|c| escaped_in_the_lake(*c)) {
+            let escaped: String = c.to_string().bytes().map(|b| format!("%{b:02X}")).collect();
+            return refuse(&format!(
+                "contains {c:?}, which the lake would store escaped, as {escaped}: engines would read the \
+                 subject back differently (Athena's partition projection looks for it unescaped); \
+                 subject keys are taken in ASCII, without '~' and '*'"
+            ));
         }
         if slug.contains("..") || slug.starts_with('.') {
             return refuse("contains a path step ('..' or a leading '.')");
@@ -133,7 +163,9 @@ mod tests {
         assert_eq!(Subject::parse(F, "place:london").unwrap().as_str(), "place:london");
         assert_eq!(Subject::parse(F, "person:sherlock_holmes").unwrap().as_str(), "person:sherlock_holmes");
         assert_eq!(Subject::parse(F, "time:19th_century").unwrap().as_str(), "time:19th_century");
-        assert_eq!(Subject::parse(F, "ficción").unwrap().as_str(), "ficción");
+        for good in ["person:sherlock_holmes_(fictitious_character)", "o'brien", "science-fiction_2", "c.s._lewis!"] {
+            assert_eq!(Subject::parse(F, good).unwrap().as_str(), good);
+        }
         for bad in [
             "",
             "../etc",
@@ -146,8 +178,26 @@ mod tests {
             "planet:mars",
             "place:",
             ".hidden",
+            "a$b",
+            "a+b",
+            "a,b",
+            "x[1]",
+            "a~b",
+            "a*b",
+            "ficción",
+            "中文",
         ] {
             assert!(Subject::parse(F, bad).is_err(), "{bad:?} should be refused");
         }
+        let err = Subject::parse(F, "a~b").unwrap_err();
+        assert!(
+            err.message.contains("'~'") && err.message.contains("as %7E:") && err.message.contains("Athena"),
+            "{}",
+            err.message
+        );
+        let err = Subject::parse(F, "Ficción").unwrap_err();
+        assert!(err.message.contains("'ó'") && err.message.contains("as %C3%B3:"), "{}", err.message);
+        let err = Subject::parse(F, "a$b").unwrap_err();
+        assert!(err.message.contains("'$'") && err.message.contains("Open Library drops"), "{}", err.message);
     }
 }

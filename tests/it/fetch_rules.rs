@@ -311,8 +311,7 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
     let aggregate =
         AggregateSettings { partition: Partition::new(subject.clone(), ds), warehouse, output: OutputFormat::Json };
     bookpipe::commands::aggregate::run(&lake, &aggregate).await.unwrap();
-    let gold = bookpipe::lake::layout::gold_partition("author_yearly_average", &Partition::new(subject.clone(), ds))
-        .join("part-00000.csv");
+    let gold = layout::gold_csv("author_yearly_average", &Partition::new(subject.clone(), ds));
     let gold = String::from_utf8(lake.get(&gold).await.unwrap().to_vec()).unwrap();
     let totals: BTreeMap<String, String> = gold
         .lines()

@@ -13,6 +13,7 @@ mod secrets;
 mod status;
 mod storage;
 mod support;
+mod table_folders;
 mod tls;
 mod transform;
 mod warehouse;

@@ -149,6 +149,12 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
         silver.insert(name, lake.get(&object).await.unwrap());
         let gold = bookpipe::lake::layout::gold_partition("books_per_year", &partition);
         assert!(lake.get_opt(&gold.join("_manifest.json")).await.unwrap().is_some(), "{name}: gold committed");
+        // The table folder holds the Parquet and its manifest only; the CSV copy is an export.
+        let folder = bookpipe::lake::layout::gold_partition("books_per_year", &partition);
+        let listed: Vec<String> = lake.list(&folder).await.unwrap().iter().map(|o| o.location.to_string()).collect();
+        assert_eq!(listed, [format!("{folder}/_manifest.json"), format!("{folder}/part-00000.parquet")], "{name}");
+        let csv = bookpipe::lake::layout::gold_csv_partition("books_per_year", &partition);
+        assert!(lake.get_opt(&csv.join("_manifest.json")).await.unwrap().is_some(), "{name}: CSV export committed");
     }
     assert_eq!(silver["s3"], silver["memory"], "the same silver bytes on S3 and in memory");
 }

@@ -10,7 +10,7 @@ use bookpipe::cli::flags;
 use bookpipe::exit::{Code, Outcome, code_for};
 use bookpipe::lake::Lake;
 use bookpipe::lake::commit::{self, Object};
-use bookpipe::lake::layout::gold_partition;
+use bookpipe::lake::layout::{gold_csv, gold_partition};
 use bookpipe::lake::layout::{silver_object, silver_partition};
 use bookpipe::lake::parquet::{ParquetOut, read_batches};
 use bookpipe::settings::Partition;
@@ -228,13 +228,7 @@ async fn gold_numbers(url: WarehouseUrl) -> HashMap<&'static str, Vec<Vec<String
     .map(|(y, b, a)| row(&[y, b, a]))
     .collect();
     assert_eq!(years, expected);
-    let csv = lake
-        .get(
-            &gold_partition("books_per_year", &Partition::new(subject("science_fiction"), ds(&d)))
-                .join("part-00000.csv"),
-        )
-        .await
-        .unwrap();
+    let csv = lake.get(&gold_csv("books_per_year", &Partition::new(subject("science_fiction"), ds(&d)))).await.unwrap();
     assert!(String::from_utf8_lossy(&csv).starts_with("year,books,authors\n1800,1,9\n1818,1,1\n"));
 
     // Works without a year, and an author with no dated work at all.

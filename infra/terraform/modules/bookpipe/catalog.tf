@@ -1,7 +1,15 @@
-# The lake as tables, where it lies: Glue Data Catalog tables over the silver and gold Parquet,
-# with partition projection on subject and ds, so Athena (and Redshift Spectrum, EMR/Spark) query
-# it without a crawler or MSCK REPAIR. `subject` is injected: queries name it
-# (`WHERE subject = 'science_fiction'`); `ds` is projected day by day from 2024-01-01 to today.
+# The lake as tables, where it lies: Glue Data Catalog tables over the silver and gold table folders,
+# with partition projection on subject and ds, so Athena queries them without a crawler or MSCK
+# REPAIR. `subject` is injected: queries name it (`WHERE subject = 'science_fiction'`); `ds` is
+# projected day by day from 2024-01-01 to today. Projection is Athena's own: Redshift Spectrum, EMR
+# and Athena for Spark see no partitions of these tables and read the folders by path instead
+# (docs/engines.md).
+#
+# Each location is a table folder, which holds the table's Parquet and `_manifest.json` files only
+# (Athena reads every object there not named `_…`/`.…` as Parquet); the gold CSV copies are outside,
+# in exports/gold_csv/, and not registered. The template puts the subject in as it is, unescaped,
+# which is the folder name bookpipe writes: it accepts only subject keys that need no escaping.
+# infra/tests/test_lake_as_tables.py expands it against the folders of a real run.
 locals {
   glue_type = { utf8 = "string", int16 = "smallint", int32 = "int", int64 = "bigint", boolean = "boolean", float64 = "double" }
   # Column names and Arrow types, as src/tables.rs (silver) and src/warehouse/sql.rs (gold) write them.
