@@ -140,7 +140,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  bookpipe load --ds 2024-05-01 --subject science_fiction\n  \
         PGPASSWORD=... bookpipe load --ds 2024-05-01 --subject science_fiction --warehouse postgres://etl@db/books")]
     Load(LoadArgs),
-    /// Compute the three answers in the warehouse and write them to the gold zone as Parquet and CSV.
+    /// Compute the three answers in the warehouse: gold Parquet in the lake, CSV copies in exports/.
     #[command(after_help = "Example:\n  bookpipe aggregate --ds 2024-05-01 --subject science_fiction --output json")]
     Aggregate(AggregateArgs),
     /// Fetch, transform, load, aggregate and report one or more subjects for one ds (default: today, UTC).

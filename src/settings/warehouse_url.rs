@@ -136,7 +136,7 @@ impl WarehouseUrl {
             return Err(BadInput::new(
                 flags::WAREHOUSE,
                 format!(
-                    "a {scheme:?} URL is neither duckdb:PATH nor postgres://… (the URL is not shown: it may hold a password)"
+                    "a {scheme:?} URL is none of duckdb:PATH, postgres://… or redshift://… (the URL is not shown: it may hold a password)"
                 ),
             ));
         }
