@@ -71,13 +71,28 @@ pub struct MissingInput {
     pub hint: String,
 }
 
+/// A day `load`'s quality gate refused (`crate::quality`): nothing was loaded. Exit code 5.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the quality gate refused subject {subject} for ds {ds}, so nothing was loaded and the warehouse keeps its \
+     previous slice and gold: {reasons} (every check: {path})"
+)]
+pub struct Refused {
+    pub subject: String,
+    pub ds: String,
+    /// Where the day's `checks.json` was committed.
+    pub path: String,
+    /// Every failed check, and how it can be lifted.
+    pub reasons: String,
+}
+
 /// The exit code for a task's result: the error chain is searched for the typed causes.
 pub fn code_for(result: &anyhow::Result<Outcome>) -> Code {
     match result {
         Ok(Outcome::Done) => Code::Success,
         Ok(Outcome::NothingToDo) => Code::NothingToDo,
         Err(err) => {
-            if err.chain().any(|cause| cause.is::<crate::quality::record::Refused>()) {
+            if err.chain().any(|cause| cause.is::<Refused>()) {
                 Code::Refused
             } else if err.chain().any(|cause| cause.is::<BadInput>()) {
                 Code::BadInput
@@ -115,7 +130,7 @@ mod tests {
             Err(MissingInput { what: "raw partition".into(), path: "raw/x".into(), hint: "run fetch".into() }.into());
         assert_eq!(code_for(&missing), Code::MissingInput);
         assert_eq!(code_for(&Err(anyhow::anyhow!("boom"))), Code::Failure);
-        let refused = crate::quality::record::Refused {
+        let refused = Refused {
             subject: "love".into(),
             ds: "2024-05-02".into(),
             path: "quality/subject=love/ds=2024-05-02/checks.json".into(),

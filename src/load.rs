@@ -14,10 +14,10 @@
 use object_store::path::Path;
 
 use crate::cli::flags;
-use crate::exit::{BadInput, Outcome};
+use crate::exit::{BadInput, Outcome, Refused};
 use crate::lake::Lake;
 use crate::lake::commit::Committed;
-use crate::quality::record::{Document, Refused};
+use crate::quality::record::Document;
 use crate::quality::{self, Backfill, Request, Verdict};
 use crate::settings::{LoadSettings, WarehouseUrl};
 use crate::silver::{TransformDetails, read_committed};
@@ -85,7 +85,8 @@ pub async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
 
 /// Measures the partition, reads the subject's history and judges the day; logs every warning.
 async fn gate(lake: &Lake, s: &LoadSettings, tables: &[SilverTable]) -> anyhow::Result<Document> {
-    let metrics = quality::measure::measure(lake, s.partition.ds, tables).await?;
+    let objects: Vec<_> = tables.iter().map(|t| (t.table, t.objects.clone())).collect();
+    let metrics = quality::measure::measure(lake, s.partition.ds, &objects).await?;
     let history = quality::record::history(lake, &s.partition, s.gate.thresholds.days).await?;
     let backfill = match (s.gate.backfill, history.loaded_before) {
         (true, _) => Some(Backfill::Flag),

@@ -11,17 +11,24 @@ use futures::TryStreamExt;
 
 use super::{Metrics, YEAR_MIN};
 use crate::lake::Lake;
+use crate::lake::parquet::read_batches;
 use crate::settings::Ds;
 use crate::tables::Table;
-use crate::warehouse::{SilverTable, batches};
 
-/// A silver partition's tables, measured.
-pub async fn measure(lake: &Lake, ds: Ds, tables: &[SilverTable]) -> anyhow::Result<Metrics> {
+/// A silver partition's tables, measured: each table with its committed objects (path, bytes).
+pub async fn measure(
+    lake: &Lake,
+    ds: Ds,
+    tables: &[(Table, Vec<(object_store::path::Path, u64)>)],
+) -> anyhow::Result<Metrics> {
     let mut measure = Measure::new(ds);
-    for silver in tables {
-        let mut stream = batches(lake, silver).await?;
-        while let Some(batch) = stream.try_next().await? {
-            measure.batch(silver.table, &batch);
+    for (table, objects) in tables {
+        for (path, size) in objects {
+            let mut stream =
+                read_batches(lake, path, *size).await.map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
+            while let Some(batch) = stream.try_next().await.map_err(|e| anyhow::anyhow!("reading {path}: {e}"))? {
+                measure.batch(*table, &batch);
+            }
         }
     }
     Ok(measure.metrics)
@@ -56,11 +63,11 @@ impl Measure {
             Table::Rejects => return,
         };
         for field in table.schema().fields().iter().filter(|f| !f.is_nullable()) {
-            if let Some(column) = batch.column_by_name(field.name()) {
-                if column.null_count() > 0 {
-                    *self.metrics.nulls.entry(format!("{name}.{}", field.name())).or_default() +=
-                        column.null_count() as u64;
-                }
+            if let Some(column) = batch.column_by_name(field.name())
+                && column.null_count() > 0
+            {
+                *self.metrics.nulls.entry(format!("{name}.{}", field.name())).or_default() +=
+                    column.null_count() as u64;
             }
         }
         let rows = batch.num_rows() as u64;
@@ -92,17 +99,17 @@ impl Measure {
             }
             let position = positions.map_or(0, |p| p.value(row));
             let key = keys.value(row);
-            if let Some((previous_table, previous_key, previous_position)) = &self.previous {
-                if *previous_table == table {
-                    let order = (previous_key.as_str(), *previous_position).cmp(&(key, position));
-                    let counter = match order {
-                        std::cmp::Ordering::Equal => Some(&mut self.metrics.duplicate_keys),
-                        std::cmp::Ordering::Greater => Some(&mut self.metrics.unsorted_keys),
-                        std::cmp::Ordering::Less => None,
-                    };
-                    if let Some(counter) = counter {
-                        *counter.entry(name.to_string()).or_default() += 1;
-                    }
+            if let Some((previous_table, previous_key, previous_position)) = &self.previous
+                && *previous_table == table
+            {
+                let order = (previous_key.as_str(), *previous_position).cmp(&(key, position));
+                let counter = match order {
+                    std::cmp::Ordering::Equal => Some(&mut self.metrics.duplicate_keys),
+                    std::cmp::Ordering::Greater => Some(&mut self.metrics.unsorted_keys),
+                    std::cmp::Ordering::Less => None,
+                };
+                if let Some(counter) = counter {
+                    *counter.entry(name.to_string()).or_default() += 1;
                 }
             }
             match &mut self.previous {

@@ -345,7 +345,8 @@ fn content(r: &Request, trailing: &[LoadedDay], checks: &mut Vec<Check>) {
         )
         .compared(n as f64, 0.0),
     });
-    let shares: [(&str, &str, fn(&Metrics) -> f64); 2] = [
+    type Share = fn(&Metrics) -> f64;
+    let shares: [(&str, &str, Share); 2] = [
         ("share.works_without_year", "works without a first_publish_year", Metrics::share_without_year),
         ("share.authors_without_record", "authors without a record", Metrics::share_without_record),
     ];

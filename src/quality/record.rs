@@ -176,17 +176,3 @@ pub async fn commit(
     uncommitted.commit(lake, &manifest).await?;
     Ok(path)
 }
-
-/// A day the gate refused: nothing was loaded. Exit code 5.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the quality gate refused subject {subject} for ds {ds}, so nothing was loaded and the warehouse keeps its \
-     previous slice and gold: {reasons} (every check: {path})"
-)]
-pub struct Refused {
-    pub subject: String,
-    pub ds: String,
-    /// Where `checks.json` was committed.
-    pub path: String,
-    pub reasons: String,
-}
