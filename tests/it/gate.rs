@@ -95,6 +95,9 @@ fn a_sixty_percent_drop_is_refused_until_accepted_and_a_ten_percent_move_warns()
     assert_eq!(second["verdict"], "warned");
     assert_eq!(status_of(&second, "volume.works.last_day"), "warn");
     assert!(stderr.contains("works: 270 against 300 on the last loaded day"), "{stderr}");
+    for day in [&d1, &d2] {
+        stdout_of(&mut bookpipe(&lake, &["aggregate", "--ds", day, "--subject", "love", "--warehouse", &warehouse]));
+    }
 
     // Day 3: 108 works, 60 % of day 2's gone: refused, nothing but its quality document written.
     fetch_and_transform(&lake, &d3, 108);
@@ -121,7 +124,8 @@ fn a_sixty_percent_drop_is_refused_until_accepted_and_a_ten_percent_move_warns()
         [format!("quality/subject=love/ds={d3}/_manifest.json"), format!("quality/subject=love/ds={d3}/checks.json")]
     );
     lake_after.retain(|k, _| lake_before.contains_key(k));
-    assert_eq!(lake_after, lake_before, "no other byte of the lake changed");
+    assert_eq!(lake_after, lake_before, "no other byte of the lake changed (gold of day 2 included)");
+    assert!(lake_before.keys().any(|k| k.starts_with(&format!("gold/books_per_year/subject=love/ds={d2}/"))));
     assert_eq!(snapshot(dir.path())["w.duckdb"], warehouse_before, "the warehouse file was not even opened");
     let refused = checks(&lake, &d3);
     assert_eq!((refused["verdict"].as_str(), refused["loaded"].as_bool()), (Some("refused"), Some(false)));
@@ -139,14 +143,33 @@ fn a_sixty_percent_drop_is_refused_until_accepted_and_a_ten_percent_move_warns()
     println!("{table}");
     assert!(table.contains(&format!("love     {d3}  108 works  108 books  REFUSED")), "{table}");
 
-    // The drop is real: accepted with the flag (as an env var too), loaded, and said so.
-    let (code, stderr) = load(&lake, &warehouse, &d3, &["--accept-drop"]);
-    assert_eq!(code, 0, "{stderr}");
+    // The drop is real: accepted with the flag, through `run` (its fetch and transform find their
+    // partitions complete), loaded, aggregated, reported, and said so.
+    let server = World::generated("love", 108, 36).serve();
+    let url = server.url();
+    let run = ["run", "--ds", &d3, "--subject", "love", "--api-url", &url, "--warehouse", &warehouse, "--accept-drop"];
+    stdout_of(&mut bookpipe(&lake, &run));
     let accepted = checks(&lake, &d3);
     assert_eq!((accepted["verdict"].as_str(), accepted["accept_drop"].as_bool()), (Some("accepted"), Some(true)));
     assert_eq!(status_of(&accepted, "volume.works.last_day"), "accepted");
     let grid: Value = serde_json::from_str(&stdout_of(&mut bookpipe(&lake, &args))).unwrap();
     assert_eq!(grid["partitions"][2]["loaded"], serde_json::json!({"state": "complete", "rows": 108}));
+    assert_eq!(grid["partitions"][2]["quality"]["verdict"], "accepted");
+    // The report's data-quality section lists the checks, the accepted drop among them.
+    let page = std::fs::read_to_string(lake.join(format!("gold/report/subject=love/ds={d3}/index.html"))).unwrap();
+    let section =
+        page.split("<section aria-labelledby=\"quality\">").nth(1).unwrap().split("</section>").next().unwrap();
+    assert!(section.contains("<strong id=\"q-verdict\">accepted</strong>"), "{section}");
+    assert!(
+        section.contains(&format!(
+            "<tr class=\"check-accepted\"><td class=\"name\">volume.works.last_day</td><td>accepted</td><td \
+             class=\"name\">works: 108 against 270 on the last loaded day, {d3_before} (-60.0 %): accepted with \
+             --accept-drop (BOOKPIPE_ACCEPT_DROP)</td></tr>",
+            d3_before = d2
+        )),
+        "{section}"
+    );
+    println!("the report's data-quality section:\n{section}");
 
     // A day older than the newest loaded one: refused unless a backfill.
     fetch_and_transform(&lake, &d0, 300);
