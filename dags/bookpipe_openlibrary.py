@@ -19,7 +19,17 @@ and is skipped; fetch of a date that was never fetched is refused).
 `bookpipe` binary on PATH, for development and the project's end-to-end test). Exit code 3
 ("nothing to do") is a skip, never a failure; downstream tasks run when nothing upstream failed.
 Exit code 2 ("bad input", e.g. a fetch of a past day that has no raw partition) fails the task at
-once on every runtime: retries are for failures a retry can fix. Every task has an
+once on every runtime: retries are for failures a retry can fix.
+
+**The quality gate.** `load` first checks the day against the subject's loaded days (volume
+against the last loaded day and the trailing median, keys, nulls, years, shares, freshness) and
+refuses an implausible day with exit 5: the subject's `load` fails at once, never retried, its
+`aggregate` and `report` are `upstream_failed`, and the warehouse keeps the previous slice and gold.
+Why, in numbers: `quality/subject=S/ds=D/checks.json` in the lake, the task log, `bookpipe status`.
+A drop that is real is accepted by a run with conf `{"subjects": ["S"], "accept_drop": true}` (its
+fetch and transform are skipped, its load passes `--accept-drop=True`). Backfill runs, and runs of a
+logical date before the day they run (a manual run of a past day), pass `--backfill=True`, so a day
+older than the newest loaded one is not refused for its age. Every task has an
 `execution_timeout`; mapped tasks are labelled by their subject in the UI.
 
 One fetch runs at a time across every run and subject of this DAG (`max_active_tis_per_dag=1`),
@@ -53,6 +63,14 @@ TIMEOUTS = {
 # The logical date's day, else (a run without one: API-triggered with `logical_date: null`, or
 # Asset-triggered) the UTC day of the run's `run_after`; Airflow 3 defines `ds` only with a logical date.
 DS = "{{ ds if ds is defined else dag_run.run_after.strftime('%Y-%m-%d') }}"
+# The quality gate's flags, rendered per run: the run's conf accepts a drop; a run is a backfill when
+# Airflow made it as one, or when it runs for a day before the day it was made to run (a manual run
+# of a past logical date): such a day may be older than the subject's newest loaded day.
+ACCEPT_DROP = "--accept-drop={{ params.accept_drop if params is defined and 'accept_drop' in params else false }}"
+BACKFILL = (
+    "--backfill={{ dag_run is defined and (dag_run.run_type == 'backfill' or (dag_run.logical_date is not none"
+    " and dag_run.logical_date.date() < dag_run.run_after.date())) }}"
+)
 GOLD_ASSETS = [
     Asset(f"bookpipe://gold/{table}") for table in ("author_books_per_year", "author_yearly_average", "books_per_year")
 ]
@@ -65,6 +83,8 @@ def step_arguments(step: str, subject) -> list:
         arguments += ["--contact", os.environ.get("BOOKPIPE_CONTACT", "data-team@example.com")]
     if step == "aggregate":
         arguments += ["--output", "json"]
+    if step == "load":
+        arguments += [ACCEPT_DROP, BACKFILL]
     return arguments
 
 
@@ -78,6 +98,11 @@ with DAG(
     params={
         "subjects": Param(
             DEFAULT_SUBJECTS, type="array", items={"type": "string"}, description="Open Library subject keys"
+        ),
+        "accept_drop": Param(
+            False,
+            type="boolean",
+            description="Load days whose works fell beyond the quality gate's --max-drop (a drop that is real)",
         ),
     },
     default_args={

@@ -7,7 +7,9 @@ the DAG is parsed (no database or network access at import time).
 
 Every runtime reads bookpipe's exit codes the same way: 3 ("nothing to do", the partition is
 complete) skips the task; 2 ("bad input": a flag is wrong, or a fetch of a past day was refused)
-fails it at once, without the retries meant for transient failures; any other failure is retried.
+and 5 ("refused by load's quality gate": the day's data looks wrong, nothing was loaded) fail it at
+once, without the retries meant for transient failures (a retry would get the same answer); any
+other failure is retried.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ RUNTIMES = ("kubernetes", "ecs", "local")
 # bookpipe's documented exit codes (README: exit codes).
 BAD_INPUT = 2
 NOTHING_TO_DO = 3
+REFUSED_BY_THE_GATE = 5
+# Exit codes no retry can change: fail the task at once.
+NOT_RETRYABLE = {
+    BAD_INPUT: "refused its input (exit 2)",
+    REFUSED_BY_THE_GATE: "was refused by the quality gate (exit 5): nothing was loaded; look at the day's "
+    "quality/…/checks.json, and accept a real drop with a run whose conf has accept_drop: true",
+}
 # Where a pod finds the warehouse password (a Kubernetes secret mounted as a file).
 PASSWORD_DIR = "/var/run/secrets/bookpipe"
 PASSWORD_KEY = "warehouse-password"
@@ -61,8 +70,8 @@ def outcome(step: str, exit_code: int | None, detail: str) -> None:
     """Raises what Airflow should do with a failed container's exit code."""
     if exit_code == NOTHING_TO_DO:
         raise AirflowSkipException(f"bookpipe {step}: the partition is already complete (exit 3)")
-    if exit_code == BAD_INPUT:
-        raise AirflowFailException(f"bookpipe {step} refused its input (exit 2), which no retry can change: {detail}")
+    if exit_code in NOT_RETRYABLE:
+        raise AirflowFailException(f"bookpipe {step} {NOT_RETRYABLE[exit_code]}, which no retry can change: {detail}")
     raise AirflowException(f"bookpipe {step} exited with {exit_code}: {detail}")
 
 
@@ -100,7 +109,7 @@ def kubernetes_task(step: str, arguments: list, **common):
     from kubernetes.client import models as k8s
 
     class BookpipePodOperator(KubernetesPodOperator):
-        """Exit 2 fails without retries (the provider skips on `skip_on_exit_code`, 3, itself)."""
+        """Exits 2 and 5 fail without retries (the provider skips on `skip_on_exit_code`, 3, itself)."""
 
         def cleanup(self, pod, remote_pod, xcom_result=None, context=None):
             try:
@@ -111,8 +120,10 @@ def kubernetes_task(step: str, arguments: list, **common):
                 statuses = (remote_pod.status.container_statuses if remote_pod and remote_pod.status else None) or []
                 base = next((s for s in statuses if s.name == self.base_container_name), None)
                 terminated = base.state.terminated if base and base.state else None
-                if terminated and terminated.exit_code == BAD_INPUT:
-                    raise AirflowFailException(f"bookpipe {step} refused its input (exit 2): {failure}") from failure
+                if terminated and terminated.exit_code in NOT_RETRYABLE:
+                    raise AirflowFailException(
+                        f"bookpipe {step} {NOT_RETRYABLE[terminated.exit_code]}: {failure}"
+                    ) from failure
                 raise
 
     secret_name = setting("K8S_SECRET", "bookpipe")
@@ -170,7 +181,7 @@ def ecs_task(step: str, arguments: list, **common):
     from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 
     class BookpipeEcsOperator(EcsRunTaskOperator):
-        """Exit 2 fails without retries (the provider skips on `skip_on_exit_code`, 3, itself)."""
+        """Exits 2 and 5 fail without retries (the provider skips on `skip_on_exit_code`, 3, itself)."""
 
         def _check_success_task(self) -> None:
             try:
@@ -181,10 +192,9 @@ def ecs_task(step: str, arguments: list, **common):
                 if self.client and self.arn:
                     described = self.client.describe_tasks(cluster=self.cluster, tasks=[self.arn])
                     codes = [c.get("exitCode") for t in described.get("tasks", []) for c in t.get("containers", [])]
-                    if BAD_INPUT in codes:
-                        raise AirflowFailException(
-                            f"bookpipe {step} refused its input (exit 2): {failure}"
-                        ) from failure
+                    for code in codes:
+                        if code in NOT_RETRYABLE:
+                            raise AirflowFailException(f"bookpipe {step} {NOT_RETRYABLE[code]}: {failure}") from failure
                 raise
 
     container = setting("ECS_CONTAINER", "bookpipe")

@@ -11,7 +11,7 @@ use std::fmt;
 // Boolean flags read their env var with BoolishValueParser: `1/0`, `true/false`, `yes/no`, `on/off`
 // (any case), as operators and Kubernetes manifests write them.
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// A flag and its environment variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,11 @@ pub mod flags {
     pub const WAREHOUSE_PASSWORD_FILE: Flag = flag("warehouse-password-file", "BOOKPIPE_WAREHOUSE_PASSWORD_FILE");
     pub const WAREHOUSE_LOCK_TIMEOUT: Flag = flag("warehouse-lock-timeout", "BOOKPIPE_WAREHOUSE_LOCK_TIMEOUT");
     pub const OUTPUT: Flag = flag("output", "BOOKPIPE_OUTPUT");
+    pub const ACCEPT_DROP: Flag = flag("accept-drop", "BOOKPIPE_ACCEPT_DROP");
+    pub const BACKFILL: Flag = flag("backfill", "BOOKPIPE_BACKFILL");
+    pub const MAX_DROP: Flag = flag("max-drop", "BOOKPIPE_MAX_DROP");
+    pub const WARN_CHANGE: Flag = flag("warn-change", "BOOKPIPE_WARN_CHANGE");
+    pub const QUALITY_DAYS: Flag = flag("quality-days", "BOOKPIPE_QUALITY_DAYS");
     pub const FROM: Flag = flag("from", "BOOKPIPE_FROM");
     pub const TO: Flag = flag("to", "BOOKPIPE_TO");
 
@@ -84,7 +89,7 @@ Examples:
   BOOKPIPE_LAKE=/data/lake bookpipe fetch --ds 2024-05-01 --subject place:london
 
 Exit codes: 0 success, 1 failure, 2 bad input, 3 nothing to do (partition complete),
-4 missing input (run the earlier task first).";
+4 missing input (run the earlier task first), 5 refused by load's quality gate (nothing loaded).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -136,7 +141,8 @@ pub enum Command {
         after_help = "Example:\n  bookpipe export --ds 2024-05-01 --subject science_fiction --format csv --out ./export"
     )]
     Export(ExportArgs),
-    /// Load a silver partition into the warehouse, replacing its (subject, ds) slice in one transaction.
+    /// Check a silver partition against the subject's loaded days (the quality gate), then load it into
+    /// the warehouse, replacing its (subject, ds) slice in one transaction.
     #[command(after_help = "Examples:\n  bookpipe load --ds 2024-05-01 --subject science_fiction\n  \
         PGPASSWORD=... bookpipe load --ds 2024-05-01 --subject science_fiction --warehouse postgres://etl@db/books")]
     Load(LoadArgs),
@@ -284,12 +290,41 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The quality gate `load` passes a partition through first (shared by `load` and `run`).
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// Load the day even though its works fell beyond --max-drop (a drop that is real); the other
+    /// checks still refuse. `--accept-drop=false` too, for orchestrators that render the value.
+    #[arg(long = flags::ACCEPT_DROP.long, env = flags::ACCEPT_DROP.env, value_parser = BoolishValueParser::new(),
+        action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false",
+        default_missing_value = "true")]
+    pub accept_drop: bool,
+    /// The day is a backfill: it may be older than the subject's newest loaded day (a re-run of a
+    /// day loaded before is one anyway). `--backfill=false` too.
+    #[arg(long = flags::BACKFILL.long, env = flags::BACKFILL.env, value_parser = BoolishValueParser::new(),
+        action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false",
+        default_missing_value = "true")]
+    pub backfill: bool,
+    /// Refuse the day when more than this share of the works is gone against the last loaded day
+    /// or the median of the trailing loaded days (0.5: more than half).
+    #[arg(long = flags::MAX_DROP.long, env = flags::MAX_DROP.env, default_value_t = 0.5)]
+    pub max_drop: f64,
+    /// Warn when works, authors or links move by more than this share either way.
+    #[arg(long = flags::WARN_CHANGE.long, env = flags::WARN_CHANGE.env, default_value_t = 0.05)]
+    pub warn_change: f64,
+    /// Loaded days before the ds whose median the day is compared with.
+    #[arg(long = flags::QUALITY_DAYS.long, env = flags::QUALITY_DAYS.env, default_value_t = 7)]
+    pub quality_days: u32,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
     #[command(flatten)]
     pub partition: PartitionArgs,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -318,6 +353,8 @@ pub struct RunArgs {
     pub max_reject_ratio: f64,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// How each subject's summary is printed.
     #[arg(long = flags::OUTPUT.long, env = flags::OUTPUT.env, value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,

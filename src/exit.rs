@@ -8,6 +8,7 @@
 //! | 2 | bad input: a flag or environment variable is wrong (clap's usage errors use 2 too) |
 //! | 3 | nothing to do: the partition is already complete (use `--force` to redo it); another code with `--nothing-to-do-exit-code` |
 //! | 4 | missing input: the upstream partition is absent or incomplete; run the earlier task first |
+//! | 5 | refused by the quality gate: `load` found the day's data implausible (works fell beyond `--max-drop`, keys repeat, a day older than the newest loaded one that is no backfill) and loaded nothing; a retry gives the same answer: look at the data, then `--accept-drop` or `--backfill` |
 
 use std::fmt;
 
@@ -31,6 +32,7 @@ pub enum Code {
     BadInput = 2,
     NothingToDo = 3,
     MissingInput = 4,
+    Refused = 5,
 }
 
 impl From<Code> for std::process::ExitCode {
@@ -69,13 +71,30 @@ pub struct MissingInput {
     pub hint: String,
 }
 
+/// A day `load`'s quality gate refused (`crate::quality`): nothing was loaded. Exit code 5.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the quality gate refused subject {subject} for ds {ds}, so nothing was loaded and the warehouse keeps its \
+     previous slice and gold: {reasons} (every check: {path})"
+)]
+pub struct Refused {
+    pub subject: String,
+    pub ds: String,
+    /// Where the day's `checks.json` was committed.
+    pub path: String,
+    /// Every failed check, and how it can be lifted.
+    pub reasons: String,
+}
+
 /// The exit code for a task's result: the error chain is searched for the typed causes.
 pub fn code_for(result: &anyhow::Result<Outcome>) -> Code {
     match result {
         Ok(Outcome::Done) => Code::Success,
         Ok(Outcome::NothingToDo) => Code::NothingToDo,
         Err(err) => {
-            if err.chain().any(|cause| cause.is::<BadInput>()) {
+            if err.chain().any(|cause| cause.is::<Refused>()) {
+                Code::Refused
+            } else if err.chain().any(|cause| cause.is::<BadInput>()) {
                 Code::BadInput
             } else if err.chain().any(|cause| cause.is::<MissingInput>()) {
                 Code::MissingInput
@@ -111,6 +130,15 @@ mod tests {
             Err(MissingInput { what: "raw partition".into(), path: "raw/x".into(), hint: "run fetch".into() }.into());
         assert_eq!(code_for(&missing), Code::MissingInput);
         assert_eq!(code_for(&Err(anyhow::anyhow!("boom"))), Code::Failure);
+        let refused = Refused {
+            subject: "love".into(),
+            ds: "2024-05-02".into(),
+            path: "quality/subject=love/ds=2024-05-02/checks.json".into(),
+            reasons: "volume.works.last_day: …".into(),
+        };
+        let refused: anyhow::Result<Outcome> = Err(anyhow::Error::from(refused).context("load of subject love failed"));
+        assert_eq!(code_for(&refused), Code::Refused);
+        assert_eq!(Code::Refused as u8, 5);
         assert_eq!(code_for(&Ok(Outcome::NothingToDo)), Code::NothingToDo);
         assert_eq!(code_for(&Ok(Outcome::Done)), Code::Success);
     }

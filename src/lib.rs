@@ -15,7 +15,8 @@
 //!   [`tables`] (the explicit schemas) and [`sorted`] (sorted, deterministic Parquet in bounded
 //!   memory); [`silver`] is the contract between it and its readers; [`export`] writes silver as
 //!   CSV;
-//! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL), [`aggregate`] computes the
+//! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL) once [`quality`], the gate,
+//!   found the day plausible against the subject's history; [`aggregate`] computes the
 //!   three answers there and writes them to the gold zone ([`gold`] reads their rows back);
 //!   [`report`] turns them into a page;
 //! - [`status`] reads how far every partition of a range got, stage by stage;
@@ -41,6 +42,7 @@ pub mod lake;
 pub mod load;
 pub mod logging;
 pub mod openlibrary;
+pub mod quality;
 pub mod ratelimit;
 pub mod records;
 pub mod report;

@@ -1,5 +1,5 @@
-//! `status`: for each subject and ds of a range, how far its partition got — raw, silver, loaded,
-//! gold (the gold tables and their CSV exports) — each complete (its manifests, or its `loads` record, exist), incomplete (objects without
+//! `status`: for each subject and ds of a range, how far its partition got — raw, silver, the
+//! quality gate's verdict, loaded, gold (the gold tables and their CSV exports) — each complete (its manifests, or its `loads` record, exist), incomplete (objects without
 //! a manifest: a task died or is running) or absent, with rows counted from the manifests and the
 //! warehouse's `loads`. How an operator sees what a backfill must redo, without opening Airflow.
 //!
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::gold::GOLD_LAYOUT;
 use crate::lake::commit;
 use crate::lake::{Lake, layout};
+use crate::quality::Verdict;
 use crate::settings::{Ds, StatusSettings, Subject};
 use crate::silver::SILVER_LAYOUT;
 use crate::tables::Table;
@@ -60,6 +61,21 @@ pub struct Presence {
     pub committed: bool,
 }
 
+/// What load's quality gate said of a partition (`quality/subject=S/ds=D/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QualityCell {
+    pub state: State,
+    /// `passed`, `warned`, `accepted` or `refused`, for a complete document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<u64>,
+}
+
+impl QualityCell {
+    const ABSENT: QualityCell = QualityCell { state: State::Absent, verdict: None, warnings: None };
+}
+
 /// One line of the grid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
@@ -67,6 +83,7 @@ pub struct Line {
     pub ds: String,
     pub raw: Cell,
     pub silver: Cell,
+    pub quality: QualityCell,
     pub loaded: Cell,
     pub gold: Cell,
 }
@@ -137,6 +154,7 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
         for table in Table::ALL {
             silver_days.push(ds_folders(lake, &layout::silver_subject_prefix(table, subject), s).await?);
         }
+        let quality_days = ds_folders(lake, &layout::quality_subject_prefix(subject), s).await?;
         let mut gold_days = Vec::with_capacity(GOLD.len());
         let mut csv_days = Vec::with_capacity(GOLD.len());
         for gold in GOLD.iter() {
@@ -190,6 +208,15 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
                 gold.push(Presence { folder, committed: current });
                 gold.push(Presence { folder: csv_folder, committed: csv.is_some() });
             }
+            let quality = match quality_days.contains(&ds) {
+                false => QualityCell::ABSENT,
+                true => match crate::quality::record::read_details(lake, &partition).await? {
+                    Some(d) => {
+                        QualityCell { state: State::Complete, verdict: Some(d.verdict), warnings: Some(d.warnings) }
+                    }
+                    None => QualityCell { state: State::Incomplete, verdict: None, warnings: None },
+                },
+            };
             let loaded = match loads.get(&(subject.to_string(), ds.to_string())) {
                 Some(&books) => Cell { state: State::Complete, rows: Some(books) },
                 None => Cell::ABSENT,
@@ -199,6 +226,7 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
                 ds: ds.to_string(),
                 raw,
                 silver: Cell::of(&silver, books),
+                quality,
                 loaded,
                 gold: Cell::of(&gold, authors),
             });
@@ -238,18 +266,28 @@ pub fn render(grid: &Grid) -> String {
         (State::Incomplete, _) => "INCOMPLETE".to_string(),
         (State::Absent, _) => "-".to_string(),
     };
-    let mut rows = vec![["subject", "ds", "raw", "silver", "loaded", "gold"].map(String::from)];
+    let quality = |q: &QualityCell| match (q.state, q.verdict, q.warnings) {
+        (State::Complete, Some(Verdict::Refused), _) => "REFUSED".to_string(),
+        (State::Complete, Some(verdict), Some(1)) => format!("{} (1 warning)", verdict.as_str()),
+        (State::Complete, Some(verdict), Some(n)) if n > 1 => format!("{} ({n} warnings)", verdict.as_str()),
+        (State::Complete, Some(verdict), _) => verdict.as_str().to_string(),
+        (State::Complete, None, _) => "complete".to_string(),
+        (State::Incomplete, _, _) => "INCOMPLETE".to_string(),
+        (State::Absent, _, _) => "-".to_string(),
+    };
+    let mut rows = vec![["subject", "ds", "raw", "silver", "quality", "loaded", "gold"].map(String::from)];
     for p in &grid.partitions {
         rows.push([
             p.subject.clone(),
             p.ds.clone(),
             cell(&p.raw, "works"),
             cell(&p.silver, "books"),
+            quality(&p.quality),
             cell(&p.loaded, "books"),
             cell(&p.gold, "authors"),
         ]);
     }
-    let widths: Vec<usize> = (0..6).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = format!("partitions from {} to {}; warehouse {}", grid.from, grid.to, grid.warehouse);
     out.push_str(if grid.warehouse_exists { "\n" } else { " (not created yet: nothing loaded)\n" });
     for row in rows {
@@ -290,6 +328,7 @@ mod tests {
                     ds: "2024-05-01".into(),
                     raw: complete(12),
                     silver: complete(12),
+                    quality: QualityCell { state: State::Complete, verdict: Some(Verdict::Warned), warnings: Some(2) },
                     loaded: complete(12),
                     gold: complete(9),
                 },
@@ -298,6 +337,7 @@ mod tests {
                     ds: "2024-05-02".into(),
                     raw: Cell { state: State::Incomplete, rows: None },
                     silver: Cell::ABSENT,
+                    quality: QualityCell::ABSENT,
                     loaded: Cell::ABSENT,
                     gold: Cell::ABSENT,
                 },
@@ -306,12 +346,16 @@ mod tests {
         assert_eq!(
             render(&grid),
             "partitions from 2024-05-01 to 2024-05-02; warehouse duckdb:w.duckdb\n\
-             subject  ds          raw         silver    loaded    gold\n\
-             love     2024-05-01  12 works    12 books  12 books  9 authors\n\
-             love     2024-05-02  INCOMPLETE  -         -         -\n"
+             subject  ds          raw         silver    quality              loaded    gold\n\
+             love     2024-05-01  12 works    12 books  warned (2 warnings)  12 books  9 authors\n\
+             love     2024-05-02  INCOMPLETE  -         -                    -         -\n"
         );
         let json = serde_json::to_value(&grid).unwrap();
         assert_eq!(json["partitions"][0]["gold"], serde_json::json!({"state": "complete", "rows": 9}));
         assert_eq!(json["partitions"][1]["raw"], serde_json::json!({"state": "incomplete"}));
+        assert_eq!(
+            json["partitions"][0]["quality"],
+            serde_json::json!({"state": "complete", "verdict": "warned", "warnings": 2})
+        );
     }
 }

@@ -86,7 +86,12 @@ def test_kubernetes_arguments_for_2024_05_01(monkeypatch, step):
     task = make_task(step, step_arguments(step, "science_fiction"), execution_timeout=TIMEOUTS[step])
     arguments = rendered(task, "arguments")
     assert arguments[:5] == [step, "--ds", "2024-05-01", "--subject", "science_fiction"]
-    extra = {"fetch": ["--contact", "data-team@example.com"], "aggregate": ["--output", "json"]}
+    extra = {
+        "fetch": ["--contact", "data-team@example.com"],
+        "aggregate": ["--output", "json"],
+        # The quality gate's flags: nothing accepted, no backfill, without a run to say otherwise.
+        "load": ["--accept-drop=False", "--backfill=False"],
+    }
     assert arguments[5:] == extra.get(step, [])
     assert task.skip_on_exit_code == [NOTHING_TO_DO]
     assert task.on_finish_action.value == "delete_pod"
@@ -140,7 +145,8 @@ def pod_that_exited(code: int):
 
 
 @pytest.mark.parametrize(
-    ("code", "raised"), [(2, AirflowFailException), (3, AirflowSkipException), (1, AirflowException)]
+    ("code", "raised"),
+    [(2, AirflowFailException), (3, AirflowSkipException), (5, AirflowFailException), (1, AirflowException)],
 )
 def test_kubernetes_exit_codes(monkeypatch, code, raised):
     """Exit 2 fails without retries, 3 skips, anything else fails to be retried."""
@@ -184,7 +190,8 @@ class FakeEcs:
 
 
 @pytest.mark.parametrize(
-    ("code", "raised"), [(2, AirflowFailException), (3, AirflowSkipException), (1, AirflowException)]
+    ("code", "raised"),
+    [(2, AirflowFailException), (3, AirflowSkipException), (5, AirflowFailException), (1, AirflowException)],
 )
 def test_ecs_exit_codes(monkeypatch, code, raised):
     monkeypatch.setenv("BOOKPIPE_RUNTIME", "ecs")
@@ -197,7 +204,8 @@ def test_ecs_exit_codes(monkeypatch, code, raised):
 
 
 @pytest.mark.parametrize(
-    ("code", "raised"), [(2, AirflowFailException), (3, AirflowSkipException), (1, AirflowException)]
+    ("code", "raised"),
+    [(2, AirflowFailException), (3, AirflowSkipException), (5, AirflowFailException), (1, AirflowException)],
 )
 def test_local_exit_codes(monkeypatch, tmp_path, code, raised):
     binary = tmp_path / "bookpipe"
@@ -227,6 +235,24 @@ def test_ds_is_defined_for_runs_without_a_logical_date(monkeypatch):
     run = types.SimpleNamespace(run_after=datetime.datetime(2026, 11, 21, 23, 59, tzinfo=datetime.UTC))
     assert task.render_template(task.arguments, {"dag_run": run})[:3] == ["fetch", "--ds", "2026-11-21"]
     assert task.render_template(task.arguments, {"ds": "2024-05-01", "dag_run": run})[2] == "2024-05-01"
+
+
+def test_load_accepts_a_drop_from_the_run_s_conf_and_says_when_it_is_a_backfill(monkeypatch):
+    """The quality gate's flags as a run renders them: `accept_drop` from the params (the run's
+    conf), `--backfill` for backfill runs only."""
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", "local")
+    task = make_task("load", step_arguments("load", "love"), execution_timeout=TIMEOUTS["load"])
+    six = datetime.datetime(2024, 5, 1, 6, tzinfo=datetime.UTC)
+    for run_type, logical_date, accept, expected in [
+        ("scheduled", six, False, ["--accept-drop=False", "--backfill=False"]),
+        ("manual", None, True, ["--accept-drop=True", "--backfill=False"]),
+        ("backfill", six, False, ["--accept-drop=False", "--backfill=True"]),
+        # A manual run of a past day, made a day later: a backfill too.
+        ("manual", six - datetime.timedelta(days=1), False, ["--accept-drop=False", "--backfill=True"]),
+    ]:
+        run = types.SimpleNamespace(run_type=run_type, logical_date=logical_date, run_after=six)
+        context = {"ds": "2024-05-01", "dag_run": run, "params": {"accept_drop": accept, "subjects": ["love"]}}
+        assert task.render_template(task.arguments, context)[5:] == expected, run_type
 
 
 def test_the_dags_folder_ignores_the_tests():

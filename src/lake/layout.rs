@@ -12,7 +12,13 @@
 //! exports/gold_csv/<table>/subject=S/ds=D/part-00000.csv, _manifest.json        (aggregate)
 //! gold/report/subject=S/ds=D/index.html, _manifest.json                          (report)
 //! gold/report/index.html: every subject's latest report                         (report)
+//! quality/subject=S/ds=D/checks.json, _manifest.json                             (load's gate)
 //! ```
+//!
+//! `quality/` holds the quality gate's result for each day `load` was asked to load: every check,
+//! its numbers and the verdict, committed whether the day was loaded or refused. It lies outside
+//! `silver/` and `gold/` because it is no table (engines reading those folders would trip on it),
+//! and beside nothing it describes so that a refusal changes no byte of them.
 //!
 //! A table folder (`silver/<table>`, `gold/<table>`) holds that table's Parquet objects and
 //! `_`-prefixed metadata, nothing else: query engines (Athena through Glue, Spark, Trino,
@@ -159,6 +165,24 @@ pub fn report_link(partition: &Partition) -> String {
     format!("subject={}/ds={}/{REPORT_PAGE}", partition.subject, partition.ds)
 }
 
+/// The quality gate's document of a day (`crate::quality::record::Document`).
+const QUALITY_CHECKS: &str = "checks.json";
+
+/// `quality/subject=<slug>/ds=<date>`: the quality gate's result for one day of a subject.
+pub fn quality_partition(partition: &Partition) -> Path {
+    hive(&["quality"], partition)
+}
+
+/// The `checks.json` of a quality partition.
+pub fn quality_checks(partition: &Partition) -> Path {
+    quality_partition(partition).join(QUALITY_CHECKS)
+}
+
+/// `quality/subject=<slug>`: every day the gate judged for a subject, one folder each.
+pub fn quality_subject_prefix(subject: &Subject) -> Path {
+    Path::from_iter(["quality", &format!("subject={subject}")])
+}
+
 /// `raw/openlibrary/subjects`: one `subject=<slug>` folder per subject ever fetched.
 pub fn raw_subjects_root() -> Path {
     Path::from_iter(["raw", "openlibrary", "subjects"])
@@ -245,6 +269,8 @@ mod tests {
             gold_csv_partition("books_per_year", &partition),
             gold_csv_subject_prefix("books_per_year", &partition.subject).join("ds=2024-05-01")
         );
+        assert_eq!(quality_checks(&partition).as_ref(), "quality/subject=place:london/ds=2024-05-01/checks.json");
+        assert_eq!(quality_subject_prefix(&partition.subject).join("ds=2024-05-01"), quality_partition(&partition));
         assert_eq!(
             legacy_gold_csv("books_per_year", &partition).as_ref(),
             "gold/books_per_year/subject=place:london/ds=2024-05-01/part-00000.csv"

@@ -84,6 +84,14 @@ pub async fn report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> 
             }
         }
     }
+    // The quality gate's document of the day (absent for a day loaded before the gate existed).
+    let gate = match commit::read::<serde::de::IgnoredAny>(lake, &layout::quality_partition(p)).await? {
+        Some(committed) => {
+            inputs.push(committed.input());
+            crate::quality::record::read_document(lake, p).await?.map(|d| model::Gate::of(&d))
+        }
+        None => None,
+    };
     let rejects = silver::read_committed(lake, Table::Rejects, p).await?;
     inputs.push(rejects.input());
     let reasons = reject_reasons(lake, &rejects.manifest.objects).await?;
@@ -157,6 +165,7 @@ pub async fn report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> 
             authors_without_record: headline.authors_without_record,
             merged_authors: headline.merged_authors,
             rejects_by_reason: model::rejects_by_reason(reasons.iter().map(String::as_str)),
+            gate,
         },
         headline,
         per_year: model::years(&gold[2]),

@@ -82,6 +82,37 @@ pub struct Quality {
     pub merged_authors: i64,
     /// Rejected records by kind of reason, most first.
     pub rejects_by_reason: Vec<(String, u64)>,
+    /// What load's quality gate found (none for a day loaded before the gate existed).
+    pub gate: Option<Gate>,
+}
+
+/// The quality gate's result of the day, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    /// `passed`, `warned`, `accepted` (a drop accepted with --accept-drop).
+    pub verdict: String,
+    pub passed: u64,
+    pub warned: u64,
+    pub accepted: u64,
+    /// Every check: name, `pass`/`warn`/`accepted`, what it found.
+    pub checks: Vec<(String, String, String)>,
+}
+
+impl Gate {
+    pub fn of(document: &crate::quality::record::Document) -> Self {
+        use crate::quality::Status;
+        Self {
+            verdict: document.verdict.as_str().to_string(),
+            passed: document.count(Status::Pass),
+            warned: document.count(Status::Warn),
+            accepted: document.count(Status::Accepted),
+            checks: document
+                .checks
+                .iter()
+                .map(|c| (c.name.clone(), c.status.as_str().into(), c.message.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// The authors with the most books (ties by key), at most `n`; one without a name is named by key.

@@ -70,6 +70,7 @@ mod tests {
                 authors_without_record: 0,
                 merged_authors: 0,
                 rejects_by_reason: vec![],
+                gate: None,
             },
         }
     }
@@ -97,6 +98,26 @@ mod tests {
         assert!(page.contains("id=\"no-movers\""), "says who moved cannot be told");
         assert!(!page.contains("id=\"t-movers\""));
         assert!(page.contains("id=\"c-added\">2<"));
+    }
+
+    #[test]
+    fn the_quality_gate_s_checks_are_listed_or_their_absence_said() {
+        let mut report = empty("love");
+        assert!(render(&report).contains("id=\"no-gate\""));
+        report.quality.gate = Some(crate::report::model::Gate {
+            verdict: "warned".into(),
+            passed: 1,
+            warned: 1,
+            accepted: 0,
+            checks: vec![
+                ("volume.works.last_day".into(), "warn".into(), "works: 180 against 200 (-10.0 %)".into()),
+                ("keys.unique".into(), "pass".into(), "every key is unique in its table".into()),
+            ],
+        });
+        let page = render(&report);
+        assert!(page.contains("id=\"q-verdict\">warned<"), "{page}");
+        assert!(page.contains("<tr class=\"check-warn\"><td class=\"name\">volume.works.last_day</td><td>warn</td>"));
+        assert!(!page.contains("id=\"no-gate\""));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 
 use crate::cli::{
-    AggregateArgs, ExportArgs, ExportFormat, FetchArgs, FetchOptions, Flag, GlobalArgs, LoadArgs, OutputFormat,
-    ReportArgs, RunArgs, StatusArgs, TransformArgs, flags,
+    AggregateArgs, ExportArgs, ExportFormat, FetchArgs, FetchOptions, Flag, GateArgs, GlobalArgs, LoadArgs,
+    OutputFormat, ReportArgs, RunArgs, StatusArgs, TransformArgs, flags,
 };
 use crate::exit::BadInput;
 
@@ -258,11 +258,48 @@ impl ExportSettings {
 pub struct LoadSettings {
     pub partition: Partition,
     pub warehouse: WarehouseUrl,
+    pub gate: GateSettings,
 }
 
 impl LoadSettings {
     pub fn resolve(args: &LoadArgs) -> Result<Self, BadInput> {
-        Ok(Self { partition: Partition::resolve(&args.partition)?, warehouse: WarehouseUrl::resolve(&args.warehouse)? })
+        Ok(Self {
+            partition: Partition::resolve(&args.partition)?,
+            warehouse: WarehouseUrl::resolve(&args.warehouse)?,
+            gate: GateSettings::resolve(&args.gate)?,
+        })
+    }
+}
+
+/// How `load`'s quality gate judges a day, checked. The default is the flags' defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct GateSettings {
+    pub thresholds: crate::quality::Thresholds,
+    pub accept_drop: bool,
+    pub backfill: bool,
+}
+
+impl GateSettings {
+    pub fn resolve(args: &GateArgs) -> Result<Self, BadInput> {
+        let share = |flag: Flag, value: f64| {
+            if value.is_finite() && value > 0.0 && value < 1.0 {
+                Ok(value)
+            } else {
+                Err(BadInput::new(flag, format!("{value} is not a share between 0 and 1 (both excluded)")))
+            }
+        };
+        if args.quality_days == 0 || args.quality_days > 366 {
+            return Err(BadInput::new(flags::QUALITY_DAYS, format!("{} is not between 1 and 366", args.quality_days)));
+        }
+        Ok(Self {
+            thresholds: crate::quality::Thresholds {
+                max_drop: share(flags::MAX_DROP, args.max_drop)?,
+                warn_change: share(flags::WARN_CHANGE, args.warn_change)?,
+                days: args.quality_days as usize,
+            },
+            accept_drop: args.accept_drop,
+            backfill: args.backfill,
+        })
     }
 }
 
@@ -328,6 +365,7 @@ impl RunSettings {
         }
         let max_reject_ratio = reject_ratio(args.max_reject_ratio)?;
         let warehouse = WarehouseUrl::resolve(&args.warehouse)?;
+        let gate = GateSettings::resolve(&args.gate)?;
         let subjects = partitions
             .into_iter()
             .map(|partition| {
@@ -338,7 +376,7 @@ impl RunSettings {
                         max_reject_ratio,
                         force: args.fetch.force,
                     },
-                    load: LoadSettings { partition: partition.clone(), warehouse: warehouse.clone() },
+                    load: LoadSettings { partition: partition.clone(), warehouse: warehouse.clone(), gate },
                     aggregate: AggregateSettings {
                         partition: partition.clone(),
                         warehouse: warehouse.clone(),

@@ -20,7 +20,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 pub use error::WarehouseError;
-pub use slice::{Batches, LOADED, LoadCounts, SilverTable, with_slice_columns};
+pub use slice::{Batches, LOADED, LoadCounts, SilverTable, batches, with_slice_columns};
 pub use sql::{GOLD, Gold, MIGRATIONS, Migration};
 
 use crate::lake::Lake;

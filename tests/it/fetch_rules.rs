@@ -306,7 +306,11 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
     let warehouse =
         WarehouseUrl::parse(&format!("duckdb:{}", dir.path().join("w.duckdb").display()), None, &Default::default())
             .unwrap();
-    let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse: warehouse.clone() };
+    let load = LoadSettings {
+        partition: Partition::new(subject.clone(), ds),
+        warehouse: warehouse.clone(),
+        gate: Default::default(),
+    };
     bookpipe::commands::load::run(&lake, &load).await.unwrap();
     let aggregate =
         AggregateSettings { partition: Partition::new(subject.clone(), ds), warehouse, output: OutputFormat::Json };

@@ -6,6 +6,7 @@ mod duckdb_lock;
 mod faults;
 mod fetch;
 mod fetch_rules;
+mod gate;
 mod multipart;
 mod refusals;
 mod report;

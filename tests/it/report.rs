@@ -130,7 +130,27 @@ fn the_page_states_what_the_gold_tables_hold_and_what_changed_since_the_day_befo
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(path.with_file_name("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["details"]["previous_ds"], yesterday());
-    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 4, "three gold partitions and the silver rejects");
+    assert_eq!(
+        manifest["inputs"].as_array().unwrap().len(),
+        5,
+        "three gold partitions, the quality gate's document and the silver rejects"
+    );
+
+    // The data-quality section lists what load's quality gate checked, from its checks.json.
+    let gate = &r["quality"]["gate"];
+    let check = |name: &str| gate["checks"].as_array().unwrap().iter().find(|c| c[0] == name).unwrap().clone();
+    assert_eq!(
+        check("volume.works.last_day"),
+        serde_json::json!([
+            "volume.works.last_day",
+            "pass",
+            format!("works: 20000 against 19800 on the last loaded day, {} (+1.0 %)", yesterday())
+        ])
+    );
+    assert_eq!(check("keys.unique")[1], "pass");
+    assert_eq!(by_id(&page, "q-verdict"), gate["verdict"].as_str().unwrap());
+    assert!(page.contains("id=\"t-checks\""));
+    println!("the report's quality gate: {gate}");
 
     // What the page shows, for the record (`cargo test report -- --nocapture`).
     println!(

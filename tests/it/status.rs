@@ -27,10 +27,12 @@ fn the_grid_shows_each_stage_complete_incomplete_or_absent_with_its_rows() {
     assert_eq!(
         grid["partitions"],
         json!([
-            {"subject": "love", "ds": days_ago(2), "raw": absent, "silver": absent, "loaded": absent, "gold": absent},
-            {"subject": "love", "ds": days_ago(1), "raw": {"state": "incomplete"}, "silver": absent, "loaded": absent,
-             "gold": absent},
+            {"subject": "love", "ds": days_ago(2), "raw": absent, "silver": absent, "quality": absent,
+             "loaded": absent, "gold": absent},
+            {"subject": "love", "ds": days_ago(1), "raw": {"state": "incomplete"}, "silver": absent,
+             "quality": absent, "loaded": absent, "gold": absent},
             {"subject": "love", "ds": today(), "raw": complete(&json!(30)), "silver": complete(&summary["books"]),
+             "quality": {"state": "complete", "verdict": "passed", "warnings": 0},
              "loaded": complete(&json!(30)), "gold": complete(&summary["authors"])},
         ])
     );
@@ -41,7 +43,7 @@ fn the_grid_shows_each_stage_complete_incomplete_or_absent_with_its_rows() {
         &lake,
         &["status", "--from", &today(), "--to", &today(), "--warehouse", &warehouse],
     ));
-    let line = format!("love     {}  30 works  30 books  30 books  {} authors", today(), summary["authors"]);
+    let line = format!("love     {}  30 works  30 books  passed   30 books  {} authors", today(), summary["authors"]);
     assert!(table.lines().any(|l| l == line), "{table}");
 
     // A warehouse that does not exist is reported, not created.

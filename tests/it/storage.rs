@@ -135,7 +135,11 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
             subjects: vec![bookpipe::settings::SubjectRun {
                 fetch: fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
                 transform: TransformSettings { partition: partition.clone(), max_reject_ratio: 0.01, force: false },
-                load: bookpipe::settings::LoadSettings { partition: partition.clone(), warehouse: url.clone() },
+                load: bookpipe::settings::LoadSettings {
+                    partition: partition.clone(),
+                    warehouse: url.clone(),
+                    gate: Default::default(),
+                },
                 aggregate: bookpipe::settings::AggregateSettings {
                     partition: partition.clone(),
                     warehouse: url.clone(),

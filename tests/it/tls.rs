@@ -146,7 +146,8 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
         tls.port
     );
     let warehouse = WarehouseUrl::parse(&url, Some(&file), &none).unwrap();
-    let load = LoadSettings { partition: Partition::new(subject, d), warehouse: warehouse.clone() };
+    let load =
+        LoadSettings { partition: Partition::new(subject, d), warehouse: warehouse.clone(), gate: Default::default() };
     assert_eq!(bookpipe::commands::load::run(&lake, &load).await.unwrap(), bookpipe::exit::Outcome::Done);
     let mut wh = Warehouse::connect(&warehouse).await.unwrap();
     assert_eq!(wh.count("books", None).await.unwrap(), 12);

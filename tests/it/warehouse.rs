@@ -44,7 +44,11 @@ async fn transform(lake: &Lake, subject_: &str, ds_: &str) {
 async fn load(lake: &Lake, url: &WarehouseUrl, subject_: &str, ds_: &str) -> anyhow::Result<Outcome> {
     bookpipe::commands::load::run(
         lake,
-        &LoadSettings { partition: Partition::new(subject(subject_), ds(ds_)), warehouse: url.clone() },
+        &LoadSettings {
+            partition: Partition::new(subject(subject_), ds(ds_)),
+            warehouse: url.clone(),
+            gate: Default::default(),
+        },
     )
     .await
 }
@@ -294,7 +298,8 @@ async fn redshift_refuses_a_lake_that_is_not_on_s3_before_connecting() {
     // Port 9 of 127.0.0.1: nothing listens, so a connection attempt would fail differently.
     let url = "redshift://loader@127.0.0.1:9/books?iam_role=arn:aws:iam::123456789012:role/bookpipe-redshift-copy";
     let warehouse = WarehouseUrl::parse(url, None, &bookpipe::settings::PgEnv::default()).unwrap();
-    let result = bookpipe::commands::load::run(&lake, &LoadSettings { partition, warehouse }).await;
+    let result =
+        bookpipe::commands::load::run(&lake, &LoadSettings { partition, warehouse, gate: Default::default() }).await;
     let message = format!("{:#}", result.as_ref().unwrap_err());
     assert_eq!(code_for(&result), Code::BadInput, "{message}");
     assert!(

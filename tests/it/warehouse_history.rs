@@ -153,7 +153,11 @@ async fn a_version_1_postgres_warehouse_is_partitioned_without_losing_a_row() {
         force: false,
     };
     bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
-    let load = bookpipe::settings::LoadSettings { partition: Partition::new(subject, ds), warehouse };
+    let load = bookpipe::settings::LoadSettings {
+        partition: Partition::new(subject, ds),
+        warehouse,
+        gate: Default::default(),
+    };
     bookpipe::commands::load::run(&lake, &load).await.unwrap();
     let partition = format!("SELECT count(*) FROM books_d{}", today.replace('-', ""));
     let in_partition: i64 = client.query_one(&partition, &[]).await.unwrap().get(0);
@@ -187,7 +191,7 @@ async fn silver_of_an_older_layout_is_rebuilt_by_transform_and_refused_by_load()
     let warehouse =
         WarehouseUrl::parse(&format!("duckdb:{}", dir.path().join("w.duckdb").display()), None, &Default::default())
             .unwrap();
-    let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse };
+    let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse, gate: Default::default() };
     let refused = bookpipe::commands::load::run(&lake, &load).await.unwrap_err();
     assert!(format!("{refused:#}").contains("older bookpipe"), "{refused:#}");
     assert_eq!(code_for(&Err(refused)), Code::MissingInput);
