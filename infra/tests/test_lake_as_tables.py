@@ -70,9 +70,13 @@ def expected_partitions(run) -> set[tuple[str, datetime.date]]:
 
 
 def test_a_table_folder_holds_parquet_and_underscore_metadata_only(lake_run):
-    folders = sorted(p.relative_to(lake_run.lake).as_posix() for p in lake_run.lake.glob("*/*") if p.is_dir())
+    zones = [p for p in lake_run.lake.glob("*/*") if p.is_dir() and p.parent.name != "quality"]
+    folders = sorted(p.relative_to(lake_run.lake).as_posix() for p in zones)
     # Every folder of silver/ and gold/ is a table but the report's pages; the CSV copies are in exports/.
     assert folders == sorted([*TABLES, "gold/report", "exports/gold_csv", "raw/openlibrary"])
+    # The quality gate's documents (JSON, not a table) are a zone of their own: quality/subject=S/ds=D/.
+    quality = {p.name for p in (lake_run.lake / "quality").glob("subject=*/ds=*/*")}
+    assert quality == {"checks.json", "_manifest.json"}, quality
     for table in TABLES:
         for path in (lake_run.lake / table).rglob("*"):
             if path.is_file() and not path.name.startswith(("_", ".")):
