@@ -4,37 +4,14 @@
 //! older than the newest loaded one needs `--backfill` unless it is a re-run. `status` and the
 //! report show the verdicts.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::support::bookpipe_on as bookpipe;
 use crate::support::openlibrary::World;
 use crate::support::stdout_of;
-
-fn days_ago(n: u64) -> String {
-    (chrono::Utc::now().date_naive() - chrono::Days::new(n)).to_string()
-}
-
-/// Every file below `dir` by relative path, with its sha256.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(relative, format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap())));
-            }
-        }
-    }
-    files
-}
+use crate::support::{days_ago, snapshot};
 
 /// Fetches (`works` generated works of `love`) and transforms `ds` into `lake`.
 fn fetch_and_transform(lake: &Path, ds: &str, works: usize) {

@@ -3,42 +3,17 @@
 //! nothing may delete it unless a refetch is really going to happen). And boolean env vars read as
 //! operators write them.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
-
-use sha2::{Digest, Sha256};
 
 use crate::support::openlibrary::World;
 use crate::support::today;
+use crate::support::{days_ago, snapshot};
 
 use crate::support::bookpipe_on as bookpipe;
 
 fn code(command: &mut Command) -> (i32, String) {
     let output = command.output().unwrap();
     (output.status.code().unwrap(), String::from_utf8_lossy(&output.stderr).into_owned())
-}
-
-/// Every file below `dir`, by relative path, with its sha256.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(relative, format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap())));
-            }
-        }
-    }
-    files
-}
-
-fn days_ago(days: u64) -> String {
-    (chrono::Utc::now().date_naive() - chrono::Days::new(days)).to_string()
 }
 
 #[test]

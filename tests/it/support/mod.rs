@@ -83,6 +83,31 @@ pub fn today() -> String {
     Utc::now().date_naive().to_string()
 }
 
+/// The date `days` days before today (UTC) as a ds string.
+pub fn days_ago(days: u64) -> String {
+    (Utc::now().date_naive() - chrono::Days::new(days)).to_string()
+}
+
+/// Every file below `dir`, by relative path, with its sha256: what a test compares to show that a
+/// command left a folder exactly as it was.
+pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                files.insert(relative, format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap())));
+            }
+        }
+    }
+    files
+}
+
 /// Yesterday's date (UTC) as a ds string.
 pub fn yesterday() -> String {
     (Utc::now().date_naive() - chrono::Days::new(1)).to_string()
