@@ -26,7 +26,7 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use crate::support::s3::{Moto, lake_at};
+use crate::support::s3::{self, Moto, lake_at};
 
 /// `<endpoint>|<subject>|<seed>|<commit or pause>`: what the child writes, and whether it stops.
 const CHILD: &str = "BOOKPIPE_TEST_MULTIPART_CHILD";
@@ -86,7 +86,7 @@ async fn child_writes_a_partition() {
     out.write(&batch).await.unwrap();
     if mode == "pause" {
         let port = endpoint.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        let moto = |method: &str, target: &str| http(port, method, target);
+        let moto = |method: &str, target: &str| s3::request(port, method, target).unwrap();
         while !uploads(&moto).iter().any(|key| key.ends_with(path.as_ref())) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -96,17 +96,6 @@ async fn child_writes_a_partition() {
     let object = out.finish(batch.num_rows() as u64).await.unwrap();
     let manifest = Manifest::new("multipart-test", &p, Utc::now(), vec![], vec![object], serde_json::json!({}));
     uncommitted.commit(&lake, &manifest).await.unwrap();
-}
-
-/// A plain HTTP request to the server on `port` (what `Moto::request` sends).
-fn http(port: u16, method: &str, target: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let request = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn child(moto: &Moto, subject: &str, seed: u64, mode: &str) -> Child {

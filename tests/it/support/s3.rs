@@ -47,15 +47,7 @@ impl Moto {
 
     /// One plain HTTP request to the server (bucket creation, listings), its whole response.
     pub fn request(&self, method: &str, path: &str) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        );
-        stream.write_all(request.as_bytes())?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        Ok(response)
+        request(self.port, method, path)
     }
 
     /// Creates a bucket.
@@ -68,6 +60,18 @@ impl Moto {
     pub fn lake(&self, bucket: &str, prefix: &str) -> Lake {
         lake_at(&self.endpoint(), bucket, prefix)
     }
+}
+
+/// One plain HTTP request to the S3 API server on `port` (a child process of a test knows the
+/// port, not the server), its whole response.
+pub fn request(port: u16, method: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
 }
 
 /// A lake in `bucket` under `prefix` on the S3 API server at `endpoint` (a child process of a test
