@@ -71,6 +71,28 @@ pub mod flags {
     pub const QUALITY_DAYS: Flag = flag("quality-days", "BOOKPIPE_QUALITY_DAYS");
     pub const FROM: Flag = flag("from", "BOOKPIPE_FROM");
     pub const TO: Flag = flag("to", "BOOKPIPE_TO");
+    pub const LINEAGE_URL: Flag = flag("lineage-url", "BOOKPIPE_LINEAGE_URL");
+    pub const LINEAGE_FILE: Flag = flag("lineage-file", "BOOKPIPE_LINEAGE_FILE");
+    pub const LINEAGE_NAMESPACE: Flag = flag("lineage-namespace", "BOOKPIPE_LINEAGE_NAMESPACE");
+    pub const LINEAGE_TIMEOUT: Flag = flag("lineage-timeout", "BOOKPIPE_LINEAGE_TIMEOUT");
+    /// The lineage receiver's API key (sent as a bearer token): an environment variable only, so it
+    /// never shows in a process listing.
+    pub const LINEAGE_API_KEY_ENV: &str = "BOOKPIPE_LINEAGE_API_KEY";
+
+    /// The OpenLineage clients' own variables, read when bookpipe's are not set, so a container
+    /// configured for any OpenLineage integration (Airflow's provider renders the parent IDs) needs
+    /// nothing more.
+    pub mod openlineage {
+        pub const URL: &str = "OPENLINEAGE_URL";
+        pub const ENDPOINT: &str = "OPENLINEAGE_ENDPOINT";
+        pub const API_KEY: &str = "OPENLINEAGE_API_KEY";
+        pub const NAMESPACE: &str = "OPENLINEAGE_NAMESPACE";
+        pub const DISABLED: &str = "OPENLINEAGE_DISABLED";
+        /// `<namespace>/<job name>/<run id>` of the run that started this one (the Airflow task).
+        pub const PARENT_ID: &str = "OPENLINEAGE_PARENT_ID";
+        /// The same of the root of the chain (the Airflow DAG run).
+        pub const ROOT_PARENT_ID: &str = "OPENLINEAGE_ROOT_PARENT_ID";
+    }
 
     /// The log filter (`info`, `debug`, `bookpipe=debug,...`): an environment variable only.
     pub const LOG_ENV: &str = "BOOKPIPE_LOG";
@@ -117,6 +139,29 @@ pub struct GlobalArgs {
     /// that cannot).
     #[arg(long = flags::NOTHING_TO_DO_EXIT_CODE.long, global = true, env = flags::NOTHING_TO_DO_EXIT_CODE.env, default_value_t = 3)]
     pub nothing_to_do_exit_code: u8,
+    #[command(flatten)]
+    pub lineage: LineageArgs,
+}
+
+/// Where each task's OpenLineage events (START, then COMPLETE or FAIL) go; off unless a URL or a
+/// file is given here or in OpenLineage's own variables.
+#[derive(Debug, Clone, Args)]
+pub struct LineageArgs {
+    /// OpenLineage receiver (Marquez, DataHub, ...): events are POSTed to <URL>/api/v1/lineage
+    /// [else OPENLINEAGE_URL, with OPENLINEAGE_ENDPOINT and OPENLINEAGE_API_KEY]. Example:
+    /// --lineage-url http://marquez:5000
+    #[arg(long = flags::LINEAGE_URL.long, global = true, env = flags::LINEAGE_URL.env, hide_env_values = true)]
+    pub lineage_url: Option<String>,
+    /// Append the events to this file as JSON lines instead (`-`: stdout).
+    #[arg(long = flags::LINEAGE_FILE.long, global = true, env = flags::LINEAGE_FILE.env)]
+    pub lineage_file: Option<std::path::PathBuf>,
+    /// Namespace of bookpipe's jobs [else OPENLINEAGE_NAMESPACE, else `default`, as Airflow's].
+    #[arg(long = flags::LINEAGE_NAMESPACE.long, global = true, env = flags::LINEAGE_NAMESPACE.env)]
+    pub lineage_namespace: Option<String>,
+    /// Seconds one event may take to send; a receiver that fails or is slower is logged and sent
+    /// nothing more by this process, and never fails the task.
+    #[arg(long = flags::LINEAGE_TIMEOUT.long, global = true, env = flags::LINEAGE_TIMEOUT.env, default_value_t = 5)]
+    pub lineage_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

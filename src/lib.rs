@@ -20,7 +20,8 @@
 //!   three answers there and writes them to the gold zone ([`gold`] reads their rows back);
 //!   [`report`] turns them into a page;
 //! - [`status`] reads how far every partition of a range got, stage by stage;
-//! - [`commands`] is the command layer: one file per command, `run` chains the four tasks.
+//! - [`commands`] is the command layer: one file per command, `run` chains the five tasks; each
+//!   task's run is announced by [`lineage`] as OpenLineage events (what it read and wrote).
 //!
 //! No task imports another: they meet only in the lake's layout, the silver contract and the
 //! warehouse. [`logging`] sets up tracing; [`allocator`] tunes glibc's malloc.
@@ -39,6 +40,7 @@ pub mod export;
 pub mod fetch;
 pub mod gold;
 pub mod lake;
+pub mod lineage;
 pub mod load;
 pub mod logging;
 pub mod openlibrary;

@@ -7,10 +7,13 @@ use crate::aggregate::{Summary, render};
 use crate::cli::OutputFormat;
 use crate::exit::Outcome;
 use crate::lake::Lake;
+use crate::lineage::Lineage;
 use crate::settings::AggregateSettings;
 
-pub async fn run(lake: &Lake, settings: &AggregateSettings) -> anyhow::Result<Outcome> {
-    let summary = super::task("aggregate", &settings.partition, crate::aggregate::aggregate(lake, settings)).await?;
+pub async fn run(lake: &Lake, lineage: &Lineage, settings: &AggregateSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(Some(&settings.warehouse)).aggregate(&settings.partition);
+    let work = crate::aggregate::aggregate(lake, settings);
+    let summary = super::task(lake, lineage, "aggregate", &settings.partition, io, work).await?;
     print(&summary, settings.output)?;
     Ok(Outcome::Done)
 }

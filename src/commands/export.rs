@@ -2,8 +2,10 @@
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
+use crate::lineage::Lineage;
 use crate::settings::ExportSettings;
 
-pub async fn run(lake: &Lake, settings: &ExportSettings) -> anyhow::Result<Outcome> {
-    super::task("export", &settings.partition, crate::export::export(lake, settings)).await
+pub async fn run(lake: &Lake, lineage: &Lineage, settings: &ExportSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(None).export(&settings.partition, &crate::lineage::datasets::absolute(&settings.out));
+    super::task(lake, lineage, "export", &settings.partition, io, crate::export::export(lake, settings)).await
 }

@@ -2,8 +2,10 @@
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
+use crate::lineage::Lineage;
 use crate::settings::FetchSettings;
 
-pub async fn run(lake: &Lake, settings: &FetchSettings) -> anyhow::Result<Outcome> {
-    super::task("fetch", &settings.partition, crate::fetch::fetch(lake, settings)).await
+pub async fn run(lake: &Lake, lineage: &Lineage, settings: &FetchSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(None).fetch(&settings.http.api_url, &settings.partition);
+    super::task(lake, lineage, "fetch", &settings.partition, io, crate::fetch::fetch(lake, settings)).await
 }

@@ -2,8 +2,10 @@
 
 use crate::exit::Outcome;
 use crate::lake::Lake;
+use crate::lineage::Lineage;
 use crate::settings::LoadSettings;
 
-pub async fn run(lake: &Lake, settings: &LoadSettings) -> anyhow::Result<Outcome> {
-    super::task("load", &settings.partition, crate::load::load(lake, settings)).await
+pub async fn run(lake: &Lake, lineage: &Lineage, settings: &LoadSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(Some(&settings.warehouse)).load(&settings.partition);
+    super::task(lake, lineage, "load", &settings.partition, io, crate::load::load(lake, settings)).await
 }

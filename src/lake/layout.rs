@@ -188,6 +188,32 @@ pub fn raw_subjects_root() -> Path {
     Path::from_iter(["raw", "openlibrary", "subjects"])
 }
 
+/// `raw/openlibrary/authors`: the author objects of every fetch, one `subject=<slug>/ds=<date>`
+/// folder each.
+pub fn raw_authors_root() -> Path {
+    Path::from_iter(["raw", "openlibrary", "authors"])
+}
+
+/// `quality`: the quality gate's documents, one `subject=<slug>/ds=<date>` folder each.
+pub fn quality_root() -> Path {
+    Path::from("quality")
+}
+
+/// `silver/<table>`: a silver table's location, as engines and the lineage events name it.
+pub fn silver_table(table: Table) -> Path {
+    Path::from_iter(["silver", table.name()])
+}
+
+/// `gold/<table>`: a gold table's location.
+pub fn gold_table(table: &str) -> Path {
+    Path::from_iter(["gold", table])
+}
+
+/// `exports/gold_csv/<table>`: the CSV copies of a gold table.
+pub fn gold_csv_table(table: &str) -> Path {
+    Path::from_iter(["exports", "gold_csv", table])
+}
+
 /// `silver/<table>/subject=<slug>`: every ds of a subject's silver table, one folder each.
 pub fn silver_subject_prefix(table: Table, subject: &Subject) -> Path {
     Path::from_iter(["silver", table.name(), &format!("subject={subject}")])

@@ -16,8 +16,10 @@ use crate::cli::{
 };
 use crate::exit::BadInput;
 
+mod lineage;
 mod partition;
 mod warehouse_url;
+pub use lineage::{ApiKey, LineageSettings, LineageSink, RunRef, is_uuid};
 pub use partition::{Ds, Partition, Subject};
 pub use warehouse_url::{PgEnv, PgTarget, PgTls, RedshiftTarget, TlsMode, WarehouseUrl, redacted};
 
@@ -90,11 +92,16 @@ impl fmt::Display for LakeUrl {
 #[derive(Debug, Clone)]
 pub struct GlobalSettings {
     pub lake: LakeUrl,
+    pub lineage: LineageSettings,
 }
 
 impl GlobalSettings {
+    /// The global flags; lineage falls back to OpenLineage's variables in the process environment.
     pub fn resolve(args: &GlobalArgs) -> Result<Self, BadInput> {
-        Ok(Self { lake: LakeUrl::parse(flags::LAKE, &args.lake)? })
+        Ok(Self {
+            lake: LakeUrl::parse(flags::LAKE, &args.lake)?,
+            lineage: LineageSettings::resolve(&args.lineage, |name| std::env::var(name).ok())?,
+        })
     }
 }
 
