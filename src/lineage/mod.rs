@@ -54,6 +54,11 @@ impl Lineage {
         }
     }
 
+    /// No events: for library callers (the tests) that run a command without a receiver.
+    pub fn off() -> Self {
+        Self { transport: None, namespace: String::new(), lake: LakeUrl::Memory, parent: None, root: None }
+    }
+
     /// Names datasets in this lake and `warehouse`.
     pub fn namer(&self, warehouse: Option<&WarehouseUrl>) -> Namer {
         let warehouse = warehouse.map(|w| match w {

@@ -89,8 +89,12 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
             "--author-batch",
             "1",
         ];
-        match bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &first, Utc::now()))
-            .await
+        match bookpipe::commands::fetch::run(
+            &lake,
+            &bookpipe::lineage::Lineage::off(),
+            &fetch_settings(&server.url(), &ds, "love", &first, Utc::now()),
+        )
+        .await
         {
             Ok(_) => completed += 1,
             Err(err) => {
@@ -104,6 +108,7 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
                 let patient = ["--timeout", "1", "--retries", "12", "--retry-base-ms", "5", "--author-batch", "1"];
                 bookpipe::commands::fetch::run(
                     &lake,
+                    &bookpipe::lineage::Lineage::off(),
                     &fetch_settings(&server.url(), &ds, "love", &patient, Utc::now()),
                 )
                 .await

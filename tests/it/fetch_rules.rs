@@ -45,7 +45,13 @@ async fn a_search_failure_answered_200_is_retried_not_taken_as_the_end() {
         if at_2000 && request.attempt <= 2 { Reply::json(SOLR_FAILED) } else { world.answer(request) }
     });
     let lake = memory_lake();
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap();
+    fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.work_count, d.distinct_works, d.missing_works, d.pages), (3500, 3500, 0, 4));
     let pages = server.targets().iter().filter(|t| t.starts_with("/subjects/")).count();
@@ -60,7 +66,7 @@ async fn a_search_failure_that_lasts_fails_the_task_naming_the_url_with_nothing_
     });
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &["--retries", "2"], Utc::now());
-    let err = fetch::run(&lake, &settings).await.unwrap_err();
+    let err = fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("offset=2000") && message.contains("after 3 attempt(s)"), "{message}");
     assert!(message.contains("work_count") && message.contains("null"), "{message}");
@@ -78,7 +84,13 @@ async fn pages_are_sorted_by_key_because_the_default_sort_shifts_under_the_pager
     assert_ne!(world.page_by_editions(1000, 0), world.page_by_editions(1000, 0));
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap();
+    fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.work_count, d.works, d.distinct_works, d.missing_works), (6000, 6000, 6000, 0));
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
@@ -93,7 +105,13 @@ async fn a_shortfall_beyond_the_tolerance_fails_and_within_it_is_recorded() {
     world.work_count = 2600;
     let server = world.serve();
     let lake = memory_lake();
-    let err = fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap_err();
+    let err = fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("100 of the 2600 works") && message.contains("--max-missing-ratio 0.001"), "{message}");
     assert!(message.contains(&format!("{}/subjects/love.json", server.url())), "{message}");
@@ -108,7 +126,7 @@ async fn a_shortfall_beyond_the_tolerance_fails_and_within_it_is_recorded() {
     assert!(left.iter().all(|p| !p.contains("page-")), "{left:?}");
 
     let tolerant = fetch_settings(&server.url(), &today(), "love", &["--max-missing-ratio", "0.05"], Utc::now());
-    assert_eq!(fetch::run(&lake, &tolerant).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &tolerant).await.unwrap(), Outcome::Done);
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.work_count, d.distinct_works, d.missing_works, d.max_missing_ratio), (2600, 2500, 100, 0.05));
 }
@@ -124,7 +142,13 @@ async fn a_422_is_bad_input_naming_the_flag_and_is_not_retried() {
         world.answer(request)
     });
     let lake = memory_lake();
-    let err = fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap_err();
+    let err = fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("--limit (BOOKPIPE_LIMIT)") && message.contains("422"), "{message}");
     assert_eq!(code_for(&Err(err)), Code::BadInput);
@@ -142,7 +166,13 @@ async fn a_429_without_retry_after_or_with_zero_holds_everything_off_at_least_tw
         _ => world.answer(request),
     });
     let lake = memory_lake();
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap();
+    fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let requests = server.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/subjects/love.json", "/subjects/love.json", "/api/get_many", "/api/get_many"]);
@@ -161,7 +191,13 @@ async fn nginx_refusals_at_a_burst_are_ridden_out_with_exact_data() {
     let server = world.clone().serve_with(move |world, request| limit.check().unwrap_or_else(|| world.answer(request)));
     let lake = memory_lake();
     let flags = ["--rate", "20", "--author-batch", "10", "--limit", "100"];
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now())).await.unwrap();
+    fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now()),
+    )
+    .await
+    .unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.distinct_works, d.authors.distinct, d.authors.fetched, d.authors.missing), (300, 60, 60, 0));
     let refused = d.requests - 3 - 6;
@@ -175,7 +211,13 @@ async fn authors_come_in_batches_and_what_a_batch_omits_is_asked_for_alone() {
     world.authors.remove("OL2A");
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap();
+    fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     let batches = distinct.div_ceil(100) as u64;
     assert_eq!((d.author_requests.batches, d.author_requests.single), (batches, 1));
@@ -199,7 +241,13 @@ async fn without_get_many_authors_are_fetched_one_by_one_and_it_is_said_once() {
         let server = world.serve();
         let lake = memory_lake();
         let flags = ["--author-batch", "10", "--concurrency", "1"];
-        fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now())).await.unwrap();
+        fetch::run(
+            &lake,
+            &bookpipe::lineage::Lineage::off(),
+            &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now()),
+        )
+        .await
+        .unwrap();
         let d = committed(&lake, "love", &today()).await.unwrap();
         assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.missing), (30, 30, 0), "{mode:?}");
         assert_eq!((d.author_requests.batches, d.author_requests.single), (0, 30), "{mode:?}");
@@ -241,7 +289,13 @@ async fn merged_authors_are_followed_to_the_person_and_a_loop_ends() -> (Lake, s
     let listed: std::collections::BTreeSet<String> = listed.into_iter().filter(|k| k != "OL8A").collect();
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], Utc::now())).await.unwrap();
+    fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     let redirects: BTreeMap<&str, &str> =
         d.author_records.iter().filter_map(|r| Some((r.key.as_str(), r.redirect.as_deref()?))).collect();
@@ -267,14 +321,14 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
     let (subject, ds) = (Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &today()).unwrap());
     let transform =
         TransformSettings { partition: Partition::new(subject.clone(), ds), max_reject_ratio: 0.01, force: false };
-    bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
+    bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
     let out = tempfile::tempdir().unwrap();
     let export = ExportSettings {
         partition: Partition::new(subject.clone(), ds),
         format: bookpipe::cli::ExportFormat::Csv,
         out: out.path().to_path_buf(),
     };
-    bookpipe::commands::export::run(&lake, &export).await.unwrap();
+    bookpipe::commands::export::run(&lake, &bookpipe::lineage::Lineage::off(), &export).await.unwrap();
     let csv = |table: &str| -> Vec<Vec<String>> {
         let text = std::fs::read_to_string(out.path().join(format!("{table}.csv"))).unwrap();
         text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
@@ -311,10 +365,10 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
         warehouse: warehouse.clone(),
         gate: Default::default(),
     };
-    bookpipe::commands::load::run(&lake, &load).await.unwrap();
+    bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap();
     let aggregate =
         AggregateSettings { partition: Partition::new(subject.clone(), ds), warehouse, output: OutputFormat::Json };
-    bookpipe::commands::aggregate::run(&lake, &aggregate).await.unwrap();
+    bookpipe::commands::aggregate::run(&lake, &bookpipe::lineage::Lineage::off(), &aggregate).await.unwrap();
     let gold = layout::gold_csv("author_yearly_average", &Partition::new(subject.clone(), ds));
     let gold = String::from_utf8(lake.get(&gold).await.unwrap().to_vec()).unwrap();
     let totals: BTreeMap<String, String> = gold

@@ -7,6 +7,7 @@ mod faults;
 mod fetch;
 mod fetch_rules;
 mod gate;
+mod lineage;
 mod multipart;
 mod refusals;
 mod report;

@@ -82,7 +82,13 @@ async fn suite(lake: Lake) {
     lake.put(&raw.clone().join("page-00000.json"), Bytes::from(world.page(1000, 0))).await.unwrap();
     lake.put(&raw.clone().join("page-00001.json"), Bytes::from(world.page(1000, 1000))).await.unwrap();
     let server = world.serve();
-    bookpipe::commands::fetch::run(&lake, &fetch_settings(&server.url(), &ds, "love", &[], Utc::now())).await.unwrap();
+    bookpipe::commands::fetch::run(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
     assert_eq!(pages, ["/subjects/love.json?limit=1000&offset=2000&sort=key"]);
     let settings = TransformSettings {
@@ -90,8 +96,14 @@ async fn suite(lake: Lake) {
         max_reject_ratio: 0.01,
         force: false,
     };
-    assert_eq!(bookpipe::commands::transform::run(&lake, &settings).await.unwrap(), Outcome::Done);
-    assert_eq!(bookpipe::commands::transform::run(&lake, &settings).await.unwrap(), Outcome::NothingToDo);
+    assert_eq!(
+        bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
+        Outcome::Done
+    );
+    assert_eq!(
+        bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
+        Outcome::NothingToDo
+    );
 }
 
 #[tokio::test]
@@ -148,7 +160,10 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
                 report: bookpipe::settings::ReportSettings { partition: partition.clone(), warehouse: url.clone() },
             }],
         };
-        assert_eq!(bookpipe::commands::run::run(lake, &settings).await.unwrap(), Outcome::Done);
+        assert_eq!(
+            bookpipe::commands::run::run(lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
+            Outcome::Done
+        );
         let object = bookpipe::lake::layout::silver_object(Table::Books, &partition);
         silver.insert(name, lake.get(&object).await.unwrap());
         let gold = bookpipe::lake::layout::gold_partition("books_per_year", &partition);

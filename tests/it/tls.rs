@@ -138,7 +138,7 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
     let d = bookpipe::settings::Ds::parse(flags::DS, &ds).unwrap();
     let transform =
         TransformSettings { partition: Partition::new(subject.clone(), d), max_reject_ratio: 0.01, force: false };
-    bookpipe::commands::transform::run(&lake, &transform).await.unwrap();
+    bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
     let file = dir.path().join("password");
     std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
     let url = format!(
@@ -148,7 +148,10 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
     let warehouse = WarehouseUrl::parse(&url, Some(&file), &none).unwrap();
     let load =
         LoadSettings { partition: Partition::new(subject, d), warehouse: warehouse.clone(), gate: Default::default() };
-    assert_eq!(bookpipe::commands::load::run(&lake, &load).await.unwrap(), bookpipe::exit::Outcome::Done);
+    assert_eq!(
+        bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap(),
+        bookpipe::exit::Outcome::Done
+    );
     let mut wh = Warehouse::connect(&warehouse).await.unwrap();
     assert_eq!(wh.count("books", None).await.unwrap(), 12);
 }

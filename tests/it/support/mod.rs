@@ -2,6 +2,7 @@
 
 pub mod openlibrary;
 pub mod postgres;
+pub mod receiver;
 pub mod s3;
 pub mod server;
 pub mod synth;
@@ -37,10 +38,12 @@ pub fn fetch_settings(api_url: &str, ds: &str, subject: &str, extra: &[&str], no
 }
 
 /// The bookpipe binary on the lake folder `lake`, with `args`, in an environment without any
-/// `BOOKPIPE_*` or libpq `PG*` variable of the test process.
+/// `BOOKPIPE_*`, `OPENLINEAGE_*` or libpq `PG*` variable of the test process.
 pub fn bookpipe_on(lake: &std::path::Path, args: &[&str]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bookpipe"));
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("BOOKPIPE_") || name.starts_with("PG")) {
+    for (name, _) in
+        std::env::vars().filter(|(name, _)| ["BOOKPIPE_", "OPENLINEAGE_", "PG"].iter().any(|p| name.starts_with(p)))
+    {
         command.env_remove(name);
     }
     command.arg("--lake").arg(lake).args(args);
@@ -160,7 +163,7 @@ pub async fn science_fiction_lake(ds: &str) -> Lake {
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let fetch =
         fetch_settings(&server.url(), ds, "science_fiction", &["--limit", "12", "--max-works", "12"], Utc::now());
-    bookpipe::commands::fetch::run(&lake, &fetch).await.unwrap();
+    bookpipe::commands::fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &fetch).await.unwrap();
     lake
 }
 
