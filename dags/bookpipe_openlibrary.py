@@ -35,7 +35,13 @@ older than the newest loaded one is not refused for its age. Every task has an
 One fetch runs at a time across every run and subject of this DAG (`max_active_tis_per_dag=1`),
 so parallel subjects and backfills stay within Open Library's rate with no pool to create first (a
 task in a pool that does not exist is never scheduled).
-The gold tables are declared as Assets, updated by each subject's `aggregate`; `report` then writes the
+**Lineage.** With Airflow's OpenLineage provider enabled, every container task gets its Airflow task
+instance as its OpenLineage parent (`OPENLINEAGE_PARENT_ID`, rendered by the provider's macros) and
+the receiver the scheduler uses (`OPENLINEAGE_URL`): bookpipe's START/COMPLETE/FAIL events, with the
+lake and warehouse datasets each task read and wrote, hang under the Airflow task in the catalog.
+
+The gold tables are declared as Assets by their lake URIs (`s3://bucket/prefix/gold/<table>`, or
+`file:///…` for a local lake), updated by each subject's `aggregate`; `report` then writes the
 subject's page, `gold/report/subject=S/ds=D/index.html`, and the index of latest reports.
 """
 
@@ -47,7 +53,7 @@ from datetime import timedelta
 from airflow.sdk import DAG, Asset, Param, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from bookpipe_runtime import NOTHING_TO_DO, make_task, runtime_name
+from bookpipe_runtime import NOTHING_TO_DO, lake_uri, make_task, runtime_name
 
 DEFAULT_SUBJECTS = ["science_fiction", "fantasy", "love"]
 STEPS = ("fetch", "transform", "load", "aggregate", "report")
@@ -71,9 +77,10 @@ BACKFILL = (
     "--backfill={{ dag_run is defined and (dag_run.run_type == 'backfill' or (dag_run.logical_date is not none"
     " and dag_run.logical_date.date() < dag_run.run_after.date())) }}"
 )
-GOLD_ASSETS = [
-    Asset(f"bookpipe://gold/{table}") for table in ("author_books_per_year", "author_yearly_average", "books_per_year")
-]
+# The gold tables by their real location in the lake (the table folder, as engines and bookpipe's own
+# lineage events name them), so a catalog joins Airflow's Assets and bookpipe's datasets.
+GOLD_TABLES = ("author_books_per_year", "author_yearly_average", "books_per_year")
+GOLD_ASSETS = [Asset(name=f"gold.{table}", uri=f"{lake_uri()}/gold/{table}") for table in GOLD_TABLES]
 
 
 def step_arguments(step: str, subject) -> list:

@@ -10,6 +10,13 @@ complete) skips the task; 2 ("bad input": a flag is wrong, or a fetch of a past 
 and 5 ("refused by load's quality gate": the day's data looks wrong, nothing was loaded) fail it at
 once, without the retries meant for transient failures (a retry would get the same answer); any
 other failure is retried.
+
+**Lineage.** Every runtime gives the container the OpenLineage parent of its run — the Airflow task
+instance, and the DAG run as the root — rendered by the OpenLineage provider's macros
+(`OPENLINEAGE_PARENT_ID`, `OPENLINEAGE_ROOT_PARENT_ID`), with the provider's namespace, and the
+receiver (`OPENLINEAGE_URL`, `OPENLINEAGE_ENDPOINT`) the scheduler's environment names; bookpipe then
+sends START and COMPLETE/FAIL events that a catalog links to the Airflow task. Without the provider,
+or with it disabled, the parent variables render empty and bookpipe's events name no parent.
 """
 
 from __future__ import annotations
@@ -64,6 +71,39 @@ def pinned_image() -> str:
             "version tag (repo:1.4.0), not :latest"
         )
     return image
+
+
+# The OpenLineage provider's macros, each guarded: the plugin registers them only when it is installed
+# and enabled, and an empty value tells bookpipe there is no parent.
+_MACROS = "macros.OpenLineageProviderPlugin"
+_GUARDED = "{{{{ {m}.{fn}(task_instance) if macros is defined and {m} is defined else '' }}}}"
+LINEAGE_TEMPLATES = {
+    "OPENLINEAGE_PARENT_ID": _GUARDED.format(m=_MACROS, fn="lineage_parent_id"),
+    "OPENLINEAGE_ROOT_PARENT_ID": _GUARDED.format(m=_MACROS, fn="lineage_root_parent_id"),
+    "OPENLINEAGE_NAMESPACE": (
+        "{{{{ {m}.lineage_job_namespace() if macros is defined and {m} is defined else 'default' }}}}".format(m=_MACROS)
+    ),
+}
+# The receiver the scheduler's environment names, passed on as it is (never an API key: that belongs
+# in the container's secret, as BOOKPIPE_LINEAGE_API_KEY).
+LINEAGE_PASSED_ON = ("OPENLINEAGE_URL", "OPENLINEAGE_ENDPOINT", "OPENLINEAGE_DISABLED")
+
+
+def lineage_env() -> dict[str, str]:
+    """The container's OpenLineage variables: the parent run rendered per task instance, the receiver
+    as the environment names it when the DAG is parsed."""
+    passed = {name: os.environ[name] for name in LINEAGE_PASSED_ON if os.environ.get(name)}
+    return {**passed, **LINEAGE_TEMPLATES}
+
+
+def lake_uri() -> str:
+    """The lake's URI as the tasks see it (`BOOKPIPE_LAKE`, the Kubernetes runtime's default else): an
+    `s3://` URI as it is, a local path as an absolute `file://` URI."""
+    lake = (setting("LAKE", "s3://bookpipe-lake/prod") or "").rstrip("/")
+    if lake.startswith("s3://"):
+        return lake
+    path = lake.removeprefix("file://")
+    return "file://" + os.path.abspath(path)
 
 
 def outcome(step: str, exit_code: int | None, detail: str) -> None:
@@ -139,6 +179,7 @@ def kubernetes_task(step: str, arguments: list, **common):
             # Spill files of transform's sorted writers go to the writable /tmp volume.
             "TMPDIR": "/tmp",
             "BOOKPIPE_WAREHOUSE_PASSWORD_FILE": f"{PASSWORD_DIR}/{PASSWORD_KEY}",
+            **lineage_env(),
         },
         # The warehouse URL (no password in it) comes from the secret as an env var; the password
         # as a file only this container mounts, read-only: never in the pod spec or the env.
@@ -211,6 +252,7 @@ def ecs_task(step: str, arguments: list, **common):
                 {
                     "name": container,
                     "command": arguments,
+                    "environment": [{"name": k, "value": v} for k, v in lineage_env().items()],
                 }
             ]
         },
@@ -229,7 +271,9 @@ def ecs_task(step: str, arguments: list, **common):
 
 
 def local_task(step: str, arguments: list, **common):
-    return LocalBookpipeOperator(arguments=arguments, binary=setting("BINARY", "bookpipe") or "bookpipe", **common)
+    return LocalBookpipeOperator(
+        arguments=arguments, env=lineage_env(), binary=setting("BINARY", "bookpipe") or "bookpipe", **common
+    )
 
 
 FACTORIES = {"kubernetes": kubernetes_task, "ecs": ecs_task, "local": local_task}

@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from bookpipe_openlibrary import DS, TIMEOUTS, step_arguments
-from bookpipe_runtime import NOTHING_TO_DO, PASSWORD_DIR, make_task, runtime_name
+from bookpipe_runtime import LINEAGE_TEMPLATES, NOTHING_TO_DO, PASSWORD_DIR, make_task, runtime_name
 from conftest import PINNED_IMAGE, load_dag
 
 STEPS = ["fetch", "transform", "load", "aggregate", "report"]
@@ -52,11 +52,12 @@ def test_each_subject_runs_fetch_transform_load_aggregate_report_in_order(monkey
     assert dag.task_dict["subject.fetch"].pool == "default_pool"
     assert dag.task_dict["subject.fetch"].max_active_tis_per_dag == 1
     assert dag.task_dict["subject.transform"].max_active_tis_per_dag is None
-    outlets = [asset.uri for asset in dag.task_dict["subject.aggregate"].outlets]
+    # The gold Assets are the gold tables' real folders in the lake (the Kubernetes default here).
+    outlets = [(asset.name, asset.uri) for asset in dag.task_dict["subject.aggregate"].outlets]
     assert outlets == [
-        "bookpipe://gold/author_books_per_year",
-        "bookpipe://gold/author_yearly_average",
-        "bookpipe://gold/books_per_year",
+        ("gold.author_books_per_year", "s3://bookpipe-lake/prod/gold/author_books_per_year"),
+        ("gold.author_yearly_average", "s3://bookpipe-lake/prod/gold/author_yearly_average"),
+        ("gold.books_per_year", "s3://bookpipe-lake/prod/gold/books_per_year"),
     ]
     fetch = dag.task_dict["subject.fetch"]
     assert fetch.retries == 3 and fetch.retry_exponential_backoff
@@ -174,7 +175,7 @@ def test_ecs_command_override_for_2024_05_01(monkeypatch):
     # "Nothing to do" is a skip on ECS too, read from the container that runs bookpipe.
     assert list(task.skip_on_exit_code) == [NOTHING_TO_DO]
     assert task.container_name == "bookpipe"
-    assert "environment" not in container
+    assert {e["name"] for e in container["environment"]} == set(LINEAGE_TEMPLATES)
     assert task.map_index_template == "{{ task.overrides['containerOverrides'][0]['command'][4] }}"
 
 
@@ -264,3 +265,38 @@ def test_an_unknown_runtime_is_refused(monkeypatch):
     monkeypatch.setenv("BOOKPIPE_RUNTIME", "lambda")
     with pytest.raises(ValueError, match="expected one of kubernetes, ecs, local"):
         runtime_name()
+
+
+def test_a_local_lake_is_declared_by_its_file_uri(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOOKPIPE_LAKE", str(tmp_path / "lake"))
+    dag, _ = load_dag(monkeypatch, "local")
+    uris = [asset.uri for asset in dag.task_dict["subject.aggregate"].outlets]
+    assert uris[0] == f"file://{tmp_path}/lake/gold/author_books_per_year"
+
+
+def lineage_of(task, runtime: str) -> dict:
+    """The OpenLineage variables a task hands its container, by runtime."""
+    if runtime == "kubernetes":
+        env = task.env_vars if isinstance(task.env_vars, dict) else {e.name: e.value for e in task.env_vars}
+    elif runtime == "ecs":
+        env = {e["name"]: e["value"] for e in task.overrides["containerOverrides"][0]["environment"]}
+    else:
+        env = task.env
+    return {k: v for k, v in env.items() if k.startswith("OPENLINEAGE_")}
+
+
+@pytest.mark.parametrize("runtime", ["kubernetes", "ecs", "local"])
+def test_every_runtime_hands_the_container_its_lineage_parent(monkeypatch, runtime):
+    monkeypatch.setenv("BOOKPIPE_RUNTIME", runtime)
+    monkeypatch.setenv("OPENLINEAGE_URL", "http://marquez:5000")
+    monkeypatch.setenv("OPENLINEAGE_API_KEY", "never-in-a-pod-spec")
+    task = make_task("load", step_arguments("load", "love"), execution_timeout=TIMEOUTS["load"])
+    env = lineage_of(task, runtime)
+    assert env["OPENLINEAGE_URL"] == "http://marquez:5000"
+    assert "OPENLINEAGE_API_KEY" not in env
+    assert "lineage_parent_id(task_instance)" in env["OPENLINEAGE_PARENT_ID"]
+    assert "lineage_root_parent_id(task_instance)" in env["OPENLINEAGE_ROOT_PARENT_ID"]
+    # Without the provider's plugin (not installed, or disabled) the parent renders empty.
+    for name, empty in [("OPENLINEAGE_PARENT_ID", ""), ("OPENLINEAGE_NAMESPACE", "default")]:
+        assert task.render_template(env[name], {"macros": types.SimpleNamespace()}) == empty
+        assert task.render_template(env[name], {}) == empty
