@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fake_openlibrary"))
-from openlibrary_launcher import FakeOpenLibraryProcess  # noqa: E402
+from openlibrary_launcher import FakeOpenLibraryProcess
 
 
 class FakeOpenLibrary(FakeOpenLibraryProcess):

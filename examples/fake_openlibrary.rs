@@ -79,7 +79,8 @@ fn main() -> anyhow::Result<()> {
         GetManyArg::Gone => GetMany::Gone,
         GetManyArg::Failing => GetMany::Failing,
     };
-    if args.rate.is_some_and(|rate| !(rate > 0.0)) || !(args.latency >= 0.0) {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if args.rate.is_some_and(|rate| !positive(rate)) || !(args.latency == 0.0 || positive(args.latency)) {
         bail!("--rate must be above 0 and --latency at least 0");
     }
     let faults = Faults {
@@ -88,9 +89,9 @@ fn main() -> anyhow::Result<()> {
         solr_failures: args.solr_failures,
     };
     let log = match &args.log {
-        Some(path) => Some(Mutex::new(
-            std::fs::OpenOptions::new().create(true).append(true).open(path).context("opening --log")?,
-        )),
+        Some(path) => {
+            Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(path).context("opening --log")?))
+        }
         None => None,
     };
     let described = serde_json::json!({

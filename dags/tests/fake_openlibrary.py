@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "fake_openlibrary"))
-from openlibrary_launcher import FakeOpenLibraryProcess  # noqa: E402
+from openlibrary_launcher import FakeOpenLibraryProcess
+
+__all__ = ["FakeOpenLibrary", "FakeOpenLibraryProcess"]
 
 
 class FakeOpenLibrary(FakeOpenLibraryProcess):

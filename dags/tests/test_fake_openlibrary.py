@@ -11,8 +11,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from fake_openlibrary import FakeOpenLibrary
-from openlibrary_launcher import FakeOpenLibraryProcess
+from fake_openlibrary import FakeOpenLibrary, FakeOpenLibraryProcess
 
 
 def get(url: str) -> tuple[int, dict, bytes]:
