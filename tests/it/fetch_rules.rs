@@ -18,7 +18,7 @@ use bookpipe::settings::{
 };
 use chrono::Utc;
 
-use crate::support::openlibrary::{GetMany, RateLimit, World, decoded_query};
+use crate::support::openlibrary::{Faults, GetMany, RateLimit, World, decoded_query};
 use crate::support::server::Reply;
 use crate::support::{fetch_settings, today};
 
@@ -34,15 +34,12 @@ async fn committed(lake: &Lake, subject: &str, ds: &str) -> Option<FetchDetails>
     commit::read::<FetchDetails>(lake, &partition).await.unwrap().map(|c| c.manifest.details)
 }
 
-const SOLR_FAILED: &str = r#"{"key": "/subjects/love", "name": "love", "subject_type": "subject",
-    "solr_query": "subject_key:\"love\"", "work_count": null, "works": []}"#;
-
 #[tokio::test]
 async fn a_search_failure_answered_200_is_retried_not_taken_as_the_end() {
     // Twice, the page at offset 2000 of 3500 comes back as Open Library answers a Solr timeout.
     let server = World::generated("love", 3500, 50).serve_with(|world, request| {
         let at_2000 = request.query.get("offset").map(String::as_str) == Some("2000");
-        if at_2000 && request.attempt <= 2 { Reply::json(SOLR_FAILED) } else { world.answer(request) }
+        if at_2000 && request.attempt <= 2 { Reply::json(world.solr_failed()) } else { world.answer(request) }
     });
     let lake = memory_lake();
     fetch::run(
@@ -62,7 +59,7 @@ async fn a_search_failure_answered_200_is_retried_not_taken_as_the_end() {
 async fn a_search_failure_that_lasts_fails_the_task_naming_the_url_with_nothing_committed() {
     let server = World::generated("love", 3500, 50).serve_with(|world, request| {
         let at_2000 = request.query.get("offset").map(String::as_str) == Some("2000");
-        if at_2000 { Reply::json(SOLR_FAILED) } else { world.answer(request) }
+        if at_2000 { Reply::json(world.solr_failed()) } else { world.answer(request) }
     });
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &["--retries", "2"], Utc::now());
@@ -186,9 +183,8 @@ async fn a_429_without_retry_after_or_with_zero_holds_everything_off_at_least_tw
 #[tokio::test]
 async fn nginx_refusals_at_a_burst_are_ridden_out_with_exact_data() {
     // The client asks faster than the server allows (20/s against 4/s, burst 2).
-    let limit = RateLimit::new(4.0, 2);
-    let world = World::generated("love", 300, 60);
-    let server = world.clone().serve_with(move |world, request| limit.check().unwrap_or_else(|| world.answer(request)));
+    let faults = Faults { rate_limit: Some(RateLimit::new(4.0, 2)), ..Faults::default() };
+    let server = World::generated("love", 300, 60).serve_faulty(faults);
     let lake = memory_lake();
     let flags = ["--rate", "20", "--author-batch", "10", "--limit", "100"];
     fetch::run(

@@ -1,21 +1,24 @@
 //! Shared test helpers: the fake Open Library server and settings builders.
 
+// The fake Open Library lives beside the tests, where the example binary the DAG tests and the
+// benchmark start compiles it too; `super::synth` inside it is this folder's synth.
+#[path = "../../fake_openlibrary/mod.rs"]
 pub mod openlibrary;
 pub mod postgres;
 pub mod receiver;
 pub mod s3;
-pub mod server;
 pub mod synth;
 
+pub use openlibrary::server;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use bookpipe::lake::Lake;
 use bookpipe::settings::LakeUrl;
 use serde_json::Value;
 
 use openlibrary::SCIENCE_FICTION;
-use server::{Reply, Request, TestServer};
+use server::{Reply, TestServer};
 
 use bookpipe::cli::{Cli, Command};
 use bookpipe::settings::FetchSettings;
@@ -119,52 +122,26 @@ pub fn yesterday() -> String {
 /// Serves `page` for every subject page request, and author records as `authors` says (absent: 404),
 /// one by one and through `/api/get_many` as Open Library does.
 pub fn serve_page(page: Vec<u8>, authors: HashMap<String, String>) -> TestServer {
-    let handler = move |request: &Request| {
-        if request.path.starts_with("/subjects/") {
-            return Reply::json(page.clone());
-        }
-        if request.path == "/api/get_many" {
-            let keys = openlibrary::decoded_query(&request.target, "keys").unwrap_or_default();
-            let keys: Vec<String> = serde_json::from_str(&keys).unwrap_or_default();
-            let result: serde_json::Map<String, Value> = keys
-                .into_iter()
-                .filter_map(|key| {
-                    let record = authors.get(key.trim_start_matches("/authors/"))?;
-                    Some((key, serde_json::from_str(record).unwrap()))
-                })
-                .collect();
-            return Reply::json(serde_json::json!({"status": "ok", "result": result}).to_string());
-        }
-        let key = request.path.trim_start_matches("/authors/").trim_end_matches(".json");
-        match authors.get(key) {
-            Some(body) => Reply::json(body.clone()),
-            None => Reply::status(404, r#"{"error": "notfound"}"#),
-        }
-    };
-    TestServer::start(Arc::new(handler))
+    let records = authors.into_iter().map(|(key, body)| (key, body.into_bytes())).collect();
+    serve_page_of(openlibrary::World::new("", Vec::new(), records), page)
+}
+
+/// Serves `world`'s authors, and `page` as it is for every subject page request.
+fn serve_page_of(world: openlibrary::World, page: Vec<u8>) -> TestServer {
+    world.serve_with(move |world, request| {
+        if request.path.starts_with("/subjects/") { Reply::json(page.clone()) } else { world.answer(request) }
+    })
 }
 
 /// The science_fiction fixture fetched into a lake: every author has a record named as the page
 /// lists them, except OL15092181A, which Open Library answers 404 for.
 pub async fn science_fiction_lake(ds: &str) -> Lake {
-    let page: Value = serde_json::from_str(SCIENCE_FICTION).unwrap();
-    let mut authors = HashMap::new();
-    for work in page["works"].as_array().unwrap() {
-        for author in work["authors"].as_array().unwrap() {
-            let key = author["key"].as_str().unwrap().trim_start_matches("/authors/").to_string();
-            let mut record: Value = serde_json::from_str(PAULSEN).unwrap();
-            record["key"] = Value::from(format!("/authors/{key}"));
-            record["name"] = author["name"].clone();
-            authors.entry(key).or_insert_with(|| record.to_string());
-        }
-    }
-    authors.remove("OL15092181A");
-    let server = serve_page(SCIENCE_FICTION.as_bytes().to_vec(), authors);
+    let mut world = openlibrary::World::science_fiction();
+    world.authors.remove("OL15092181A");
+    let server = serve_page_of(world, SCIENCE_FICTION.as_bytes().to_vec());
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let fetch =
         fetch_settings(&server.url(), ds, "science_fiction", &["--limit", "12", "--max-works", "12"], Utc::now());
     bookpipe::commands::fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &fetch).await.unwrap();
     lake
 }
-
-const PAULSEN: &str = include_str!("../../fixtures/author_OL4452558A__2021-09.json");

@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 server on 127.0.0.1 for tests: every request goes to a handler, every request
-//! is logged. One connection per request (`Connection: close`), which is all the client needs and
+//! The fake Open Library's HTTP/1.1 server on 127.0.0.1 (in the tests' process, or in the example
+//! binary's): every request goes to a handler, every request is logged. One connection per request (`Connection: close`), which is all the client needs and
 //! keeps faults (wrong status, odd headers, bad bodies) easy to script.
 
 use std::collections::HashMap;
