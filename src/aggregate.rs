@@ -15,43 +15,54 @@
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::ser::SerializeSeq;
 
 use crate::exit::MissingInput;
-use crate::gold::{self, GOLD_LAYOUT, GoldDetails};
+use crate::gold::{self, AuthorAverage, GOLD_LAYOUT, GoldDetails, Year};
 use crate::lake::commit::{self, Manifest};
 use crate::lake::parquet::ParquetOut;
 use crate::lake::{Lake, layout};
 use crate::settings::{AggregateSettings, Partition};
-use crate::warehouse::{GOLD, LOADED, Warehouse};
+use crate::warehouse::{Answers, LOADED, Warehouse};
 
 /// The short answer printed after a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub subject: String,
     pub ds: String,
     pub books: i64,
     pub books_without_year: i64,
     pub authors: u64,
-    pub top_authors: Vec<TopAuthor>,
-    pub busiest_years: Vec<BusyYear>,
+    /// Printed with the gold table's column names, without the career's years.
+    #[serde(serialize_with = "top_authors")]
+    pub top_authors: Vec<AuthorAverage>,
+    pub busiest_years: Vec<Year>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TopAuthor {
-    pub author_key: String,
-    pub author_name: Option<String>,
-    pub total_books: i64,
-    pub dated_books: i64,
-    pub avg_books_per_active_year: Option<f64>,
-    pub avg_books_per_career_year: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BusyYear {
-    pub year: i32,
-    pub books: i64,
-    pub authors: i64,
+/// The summary's authors as its JSON has always named them (the gold table's columns).
+fn top_authors<S: serde::Serializer>(authors: &[AuthorAverage], serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct TopAuthor<'a> {
+        author_key: &'a str,
+        author_name: Option<&'a str>,
+        total_books: i64,
+        dated_books: i64,
+        avg_books_per_active_year: Option<f64>,
+        avg_books_per_career_year: Option<f64>,
+    }
+    let mut seq = serializer.serialize_seq(Some(authors.len()))?;
+    for a in authors {
+        seq.serialize_element(&TopAuthor {
+            author_key: &a.key,
+            author_name: a.name.as_deref(),
+            total_books: a.total_books,
+            dated_books: a.dated_books,
+            avg_books_per_active_year: a.per_active_year,
+            avg_books_per_career_year: a.per_career_year,
+        })?;
+    }
+    seq.end()
 }
 
 /// Computes the answers for `s.partition` in the warehouse and commits them to the gold zone;
@@ -77,29 +88,29 @@ pub async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Sum
             inputs.push(c.input());
         }
     }
-    for (gold, batch) in GOLD.iter().zip(&answers) {
+    for (gold, batch) in answers.iter() {
         let rows = batch.num_rows() as u64;
         let details =
-            GoldDetails { table: gold.name.into(), rows, warehouse: s.warehouse.to_string(), layout: GOLD_LAYOUT };
+            GoldDetails { table: gold.name().into(), rows, warehouse: s.warehouse.to_string(), layout: GOLD_LAYOUT };
         // The clock is read for the manifests' created_at only.
         let now = chrono::Utc::now();
 
-        let export = commit::begin(lake, &layout::gold_csv_partition(gold.name, p)).await?;
+        let export = commit::begin(lake, &layout::gold_csv_partition(gold.name(), p)).await?;
         let csv = csv_bytes(batch)?;
-        let csv_path = layout::gold_csv(gold.name, p);
+        let csv_path = layout::gold_csv(gold.name(), p);
         let csv_object = commit::Object::describe(&csv_path, &csv, Some(rows));
         lake.put(&csv_path, Bytes::from(csv)).await?;
-        let task = format!("aggregate:{}:csv", gold.name);
+        let task = format!("aggregate:{}:csv", gold.name());
         export.commit(lake, &Manifest::new(task, p, now, inputs.clone(), vec![csv_object], details.clone())).await?;
 
-        let partition = commit::begin(lake, &layout::gold_partition(gold.name, p)).await?;
+        let partition = commit::begin(lake, &layout::gold_partition(gold.name(), p)).await?;
         // Layout 1's CSV copy: gone before the new Parquet lands, so from here on the folder holds
         // Parquet only, whichever step a crash interrupts. Absent on lakes of this layout (no error).
-        lake.delete(&layout::legacy_gold_csv(gold.name, p)).await?;
-        let mut out = ParquetOut::create(lake, &layout::gold_parquet(gold.name, p), gold.schema.clone());
+        lake.delete(&layout::legacy_gold_csv(gold.name(), p)).await?;
+        let mut out = ParquetOut::create(lake, &layout::gold_parquet(gold.name(), p), gold.schema());
         out.write(batch).await?;
         let parquet = out.finish(rows).await?;
-        let task = format!("aggregate:{}", gold.name);
+        let task = format!("aggregate:{}", gold.name());
         partition.commit(lake, &Manifest::new(task, p, now, inputs.clone(), vec![parquet], details)).await?;
     }
     let summary = summarize(p, &answers, books, undated);
@@ -119,24 +130,12 @@ fn csv_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The summary of the answers: the five authors with the most books, the five busiest years.
-pub fn summarize(partition: &Partition, answers: &[RecordBatch], books: i64, undated: i64) -> Summary {
-    let mut top_authors: Vec<TopAuthor> = gold::author_averages(&answers[1])
-        .into_iter()
-        .map(|a| TopAuthor {
-            author_key: a.key,
-            author_name: a.name,
-            total_books: a.total_books,
-            dated_books: a.dated_books,
-            avg_books_per_active_year: a.per_active_year,
-            avg_books_per_career_year: a.per_career_year,
-        })
-        .collect();
-    top_authors.sort_by(|a, b| b.total_books.cmp(&a.total_books).then_with(|| a.author_key.cmp(&b.author_key)));
+pub fn summarize(partition: &Partition, answers: &Answers, books: i64, undated: i64) -> Summary {
+    let mut top_authors = gold::author_averages(&answers.author_yearly_average);
+    let authors = top_authors.len() as u64;
+    top_authors.sort_by(|a, b| b.total_books.cmp(&a.total_books).then_with(|| a.key.cmp(&b.key)));
     top_authors.truncate(5);
-    let mut busiest_years: Vec<BusyYear> = gold::years(&answers[2])
-        .into_iter()
-        .map(|y| BusyYear { year: y.year, books: y.books, authors: y.authors })
-        .collect();
+    let mut busiest_years = gold::years(&answers.books_per_year);
     busiest_years.sort_by(|a, b| b.books.cmp(&a.books).then_with(|| a.year.cmp(&b.year)));
     busiest_years.truncate(5);
     Summary {
@@ -144,7 +143,7 @@ pub fn summarize(partition: &Partition, answers: &[RecordBatch], books: i64, und
         ds: partition.ds.to_string(),
         books,
         books_without_year: undated,
-        authors: answers[1].num_rows() as u64,
+        authors,
         top_authors,
         busiest_years,
     }
@@ -159,14 +158,14 @@ pub fn render(summary: &Summary) -> String {
     out.push_str("top authors            books  dated  per active year  per career year\n");
     let avg = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     for a in &summary.top_authors {
-        let name = a.author_name.as_deref().unwrap_or(&a.author_key);
+        let name = a.name.as_deref().unwrap_or(&a.key);
         let name: String = name.chars().take(22).collect();
         out.push_str(&format!(
             "  {name:<22}{:>5}  {:>5}  {:>15}  {:>15}\n",
             a.total_books,
             a.dated_books,
-            avg(a.avg_books_per_active_year),
-            avg(a.avg_books_per_career_year)
+            avg(a.per_active_year),
+            avg(a.per_career_year)
         ));
     }
     out.push_str("busiest years\n");
@@ -182,9 +181,9 @@ mod tests {
     use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
     use std::sync::Arc;
 
-    fn answers() -> Vec<RecordBatch> {
-        let [per_author_year, average, per_year] = &*GOLD;
-        let empty = RecordBatch::new_empty(per_author_year.schema.clone());
+    fn answers() -> Answers {
+        use crate::warehouse::Gold;
+        let empty = RecordBatch::new_empty(Gold::AuthorBooksPerYear.schema());
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec!["OL1A", "OL2A", "OL3A"])),
             Arc::new(StringArray::from(vec![Some("Ann"), None, Some("Cy")])),
@@ -196,9 +195,9 @@ mod tests {
             Arc::new(Float64Array::from(vec![Some(1.0), Some(2.0), None])),
             Arc::new(Float64Array::from(vec![Some(1.0), Some(1.0), None])),
         ];
-        let average = RecordBatch::try_new(average.schema.clone(), columns).unwrap();
+        let average = RecordBatch::try_new(Gold::AuthorYearlyAverage.schema(), columns).unwrap();
         let years = RecordBatch::try_new(
-            per_year.schema.clone(),
+            Gold::BooksPerYear.schema(),
             vec![
                 Arc::new(Int32Array::from(vec![1990, 2000, 2003])),
                 Arc::new(Int64Array::from(vec![1, 3, 3])),
@@ -206,7 +205,7 @@ mod tests {
             ],
         )
         .unwrap();
-        vec![empty, average, years]
+        Answers { author_books_per_year: empty, author_yearly_average: average, books_per_year: years }
     }
 
     #[test]
@@ -218,10 +217,9 @@ mod tests {
             Ds::parse(flags::DS, "2024-05-01").unwrap(),
         );
         let summary = summarize(&partition, &answers(), 9, 2);
-        let authors: Vec<(&str, i64)> =
-            summary.top_authors.iter().map(|a| (a.author_key.as_str(), a.total_books)).collect();
+        let authors: Vec<(&str, i64)> = summary.top_authors.iter().map(|a| (a.key.as_str(), a.total_books)).collect();
         assert_eq!(authors, [("OL2A", 5), ("OL1A", 2), ("OL3A", 2)]);
-        assert_eq!(summary.top_authors[2].avg_books_per_active_year, None);
+        assert_eq!(summary.top_authors[2].per_active_year, None);
         let years: Vec<i32> = summary.busiest_years.iter().map(|y| y.year).collect();
         assert_eq!(years, [2000, 2003, 1990]);
         assert_eq!((summary.books, summary.books_without_year, summary.authors), (9, 2, 3));

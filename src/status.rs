@@ -18,7 +18,7 @@ use crate::quality::Verdict;
 use crate::settings::{Ds, StatusSettings, Subject};
 use crate::silver::SILVER_LAYOUT;
 use crate::tables::Table;
-use crate::warehouse::{GOLD, Warehouse};
+use crate::warehouse::{Gold, Warehouse};
 
 /// How far one stage of one partition got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,7 +133,7 @@ struct GoldRows {
 }
 
 /// The gold table whose rows `status` shows: one per author.
-const GOLD_COUNTED: &str = "author_yearly_average";
+const GOLD_COUNTED: Gold = Gold::AuthorYearlyAverage;
 
 /// Builds the grid for `s`.
 pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
@@ -155,11 +155,11 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
             silver_days.push(ds_folders(lake, &layout::silver_subject_prefix(table, subject), s).await?);
         }
         let quality_days = ds_folders(lake, &layout::quality_subject_prefix(subject), s).await?;
-        let mut gold_days = Vec::with_capacity(GOLD.len());
-        let mut csv_days = Vec::with_capacity(GOLD.len());
-        for gold in GOLD.iter() {
-            gold_days.push(ds_folders(lake, &layout::gold_subject_prefix(gold.name, subject), s).await?);
-            csv_days.push(ds_folders(lake, &layout::gold_csv_subject_prefix(gold.name, subject), s).await?);
+        let mut gold_days = Vec::with_capacity(Gold::ALL.len());
+        let mut csv_days = Vec::with_capacity(Gold::ALL.len());
+        for gold in Gold::ALL {
+            gold_days.push(ds_folders(lake, &layout::gold_subject_prefix(gold.name(), subject), s).await?);
+            csv_days.push(ds_folders(lake, &layout::gold_csv_subject_prefix(gold.name(), subject), s).await?);
         }
         for &ds in &days {
             let partition = crate::settings::Partition::new(subject.clone(), ds);
@@ -186,23 +186,23 @@ pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {
                 }
                 silver.push(Presence { folder, committed: current });
             }
-            let mut gold = Vec::with_capacity(GOLD.len());
+            let mut gold = Vec::with_capacity(Gold::ALL.len());
             let mut authors = None;
-            for ((table, days), csv_days) in GOLD.iter().zip(&gold_days).zip(&csv_days) {
+            for ((table, days), csv_days) in Gold::ALL.iter().zip(&gold_days).zip(&csv_days) {
                 let folder = days.contains(&ds);
                 let counted = match folder {
-                    true => read::<GoldRows>(lake, &layout::gold_partition(table.name, &partition)).await?,
+                    true => read::<GoldRows>(lake, &layout::gold_partition(table.name(), &partition)).await?,
                     false => None,
                 };
                 // Gold of an older layout (its CSV inside the table folder, which engines cannot
                 // read) is not complete: `aggregate` rewrites it in this layout.
                 let current = counted.as_ref().is_some_and(|c| c.layout == GOLD_LAYOUT);
-                if table.name == GOLD_COUNTED && current {
+                if *table == GOLD_COUNTED && current {
                     authors = counted.as_ref().map(|c| c.rows);
                 }
                 let csv_folder = csv_days.contains(&ds);
                 let csv = match csv_folder {
-                    true => read::<GoldRows>(lake, &layout::gold_csv_partition(table.name, &partition)).await?,
+                    true => read::<GoldRows>(lake, &layout::gold_csv_partition(table.name(), &partition)).await?,
                     false => None,
                 };
                 gold.push(Presence { folder, committed: current });

@@ -18,7 +18,7 @@ use reqwest::Url;
 use crate::lake::layout;
 use crate::settings::{LakeUrl, Partition, WarehouseUrl};
 use crate::tables::Table;
-use crate::warehouse::sql::GOLD;
+use crate::warehouse::sql::Gold;
 
 /// One dataset of a task, with where its written rows are counted.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,12 +126,13 @@ impl Namer {
 
     /// The gold tables in the warehouse; as outputs, counted by the gold partitions they hold.
     fn gold_in_warehouse(&self, partition: &Partition, output: bool) -> Vec<Dataset> {
-        GOLD.iter()
+        Gold::ALL
+            .iter()
             .filter_map(|gold| {
-                let mut dataset = self.warehouse(gold.name, fields(&gold.schema, true))?;
+                let mut dataset = self.warehouse(gold.name(), fields(&gold.schema(), true))?;
                 dataset.stats = output.then(|| Count {
-                    manifest: layout::gold_partition(gold.name, partition),
-                    under: layout::gold_table(gold.name),
+                    manifest: layout::gold_partition(gold.name(), partition),
+                    under: layout::gold_table(gold.name()),
                     rows_only: true,
                 });
                 Some(dataset)
@@ -180,13 +181,17 @@ impl Namer {
     /// The loaded tables → the gold tables: in the warehouse, as Parquet in the lake, as CSV exports.
     pub fn aggregate(&self, partition: &Partition) -> TaskIo {
         let mut outputs = self.gold_in_warehouse(partition, true);
-        for gold in GOLD.iter() {
+        for gold in Gold::ALL {
             for (folder, manifest) in [
-                (layout::gold_table(gold.name), layout::gold_partition(gold.name, partition)),
-                (layout::gold_csv_table(gold.name), layout::gold_csv_partition(gold.name, partition)),
+                (layout::gold_table(gold.name()), layout::gold_partition(gold.name(), partition)),
+                (layout::gold_csv_table(gold.name()), layout::gold_csv_partition(gold.name(), partition)),
             ] {
                 let count = Count { manifest, under: folder.clone(), rows_only: false };
-                outputs.push(Dataset { fields: fields(&gold.schema, false), stats: Some(count), ..self.lake(&folder) });
+                outputs.push(Dataset {
+                    fields: fields(&gold.schema(), false),
+                    stats: Some(count),
+                    ..self.lake(&folder)
+                });
             }
         }
         TaskIo { inputs: self.loaded(partition, false), outputs }

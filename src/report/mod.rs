@@ -23,7 +23,7 @@ use crate::lake::{Lake, layout};
 use crate::settings::{Ds, Partition, ReportSettings};
 use crate::silver;
 use crate::tables::Table;
-use crate::warehouse::{GOLD, Warehouse};
+use crate::warehouse::{Gold, Warehouse, sql};
 
 pub mod model;
 pub mod page;
@@ -39,12 +39,7 @@ pub struct ReportDetails {
     pub warehouse: String,
 }
 
-const HEADLINE_SQL: &str = include_str!("../../sql/report/headline.sql");
-const PREVIOUS_SQL: &str = include_str!("../../sql/report/previous.sql");
-const CHANGES_SQL: &str = include_str!("../../sql/report/changes.sql");
-/// Every query the report sends (the Redshift statements test parses them too).
-pub const QUERIES: [&str; 3] = [HEADLINE_SQL, PREVIOUS_SQL, CHANGES_SQL];
-
+// The columns of the report's queries (their text: sql/report/, through warehouse::sql).
 fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
     Arc::new(Schema::new(fields.iter().map(|(name, t)| Field::new(*name, t.clone(), true)).collect::<Vec<_>>()))
 }
@@ -69,14 +64,14 @@ static CHANGES: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// Writes the report of `s.partition` and the index of latest reports.
 pub async fn report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> {
     let p = &s.partition;
-    let mut inputs = Vec::with_capacity(GOLD.len() + 1);
-    for gold in GOLD.iter() {
-        let folder = layout::gold_partition(gold.name, p);
+    let mut inputs = Vec::with_capacity(Gold::ALL.len() + 1);
+    for gold in Gold::ALL {
+        let folder = layout::gold_partition(gold.name(), p);
         match commit::read::<serde_json::Value>(lake, &folder).await? {
             Some(committed) => inputs.push(committed.input()),
             None => {
                 return Err(missing(
-                    format!("the gold {} partition", gold.name),
+                    format!("the gold {} partition", gold.name()),
                     format!("{}/{folder}", lake.url()),
                     "aggregate",
                     p,
@@ -107,31 +102,26 @@ pub async fn report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> 
             p,
         ));
     }
-    let counts = warehouse.select("the headline", HEADLINE_SQL, &HEADLINE, p, None).await?;
-    let mut gold = Vec::with_capacity(GOLD.len());
-    for table in GOLD.iter() {
-        let rows = warehouse.select(table.name, &table.read_sql(), &table.schema, p, None).await?;
-        gold.push(table.conform(&[rows])?);
-    }
-    let previous = warehouse.select("the previous day", PREVIOUS_SQL, &PREVIOUS, p, None).await?;
+    let counts = warehouse.select("the headline", sql::REPORT_HEADLINE, &HEADLINE, p, None).await?;
+    let averages = model::author_averages(&warehouse.read_gold(Gold::AuthorYearlyAverage, p).await?);
+    let per_year = model::years(&warehouse.read_gold(Gold::BooksPerYear, p).await?);
+    let previous = warehouse.select("the previous day", sql::REPORT_PREVIOUS, &PREVIOUS, p, None).await?;
     let previous = text(&previous, "previous").map(|d| Ds::parse(flags::DS, &d)).transpose()?;
-    let averages = model::author_averages(&gold[1]);
     let changes = match previous {
         Some(before) => {
-            let changed = warehouse.select("the changes", CHANGES_SQL, &CHANGES, p, Some(before)).await?;
+            let changed = warehouse.select("the changes", sql::REPORT_CHANGES, &CHANGES, p, Some(before)).await?;
             let earlier = Partition::new(p.subject.clone(), before);
-            let average = &GOLD[1];
+            let average = Gold::AuthorYearlyAverage;
             // The movers need the previous day's answers: a day loaded but never aggregated has
             // none, and would make every author look new.
             let aggregated =
-                commit::read_as::<serde::de::IgnoredAny>(lake, &layout::gold_partition(average.name, &earlier))
+                commit::read_as::<serde::de::IgnoredAny>(lake, &layout::gold_partition(average.name(), &earlier))
                     .await?
                     .is_some();
             let movers = match aggregated {
                 true => {
-                    let then =
-                        warehouse.select(average.name, &average.read_sql(), &average.schema, &earlier, None).await?;
-                    Some(model::movers(&averages, &model::author_averages(&then), model::MOVERS))
+                    let then = model::author_averages(&warehouse.read_gold(average, &earlier).await?);
+                    Some(model::movers(&averages, &then, model::MOVERS))
                 }
                 false => None,
             };
@@ -168,7 +158,7 @@ pub async fn report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> 
             gate,
         },
         headline,
-        per_year: model::years(&gold[2]),
+        per_year,
         top_authors: model::top_authors(&averages, model::TOP_AUTHORS),
         distribution: model::distribution(&averages),
         changes,

@@ -1,4 +1,6 @@
-//! The embedded warehouse: one DuckDB file, no server.
+//! DuckDB: the embedded engine, one file, no server. What every engine does alike (migrations,
+//! answers, reads) is in [`super`]; here is how DuckDB executes a statement, opens its file and
+//! bulk-loads a slice.
 //!
 //! DuckDB's API is blocking, so every call runs on a blocking thread; loads stream Arrow batches to
 //! that thread through a small channel (bounded memory) and append them with DuckDB's Arrow
@@ -13,15 +15,27 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ::duckdb::{Connection, params};
+use ::duckdb::types::Value;
+use ::duckdb::{Connection, params, params_from_iter};
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use futures::TryStreamExt;
 
 use super::error::WarehouseError;
 use super::slice::{Batches, LOADED, LoadCounts, with_slice_columns};
-use super::sql::{self, GOLD};
-use crate::settings::{Ds, Partition};
+use super::sql;
+use super::{Dialect, Param};
+use crate::settings::Partition;
 use crate::tables::Table;
+
+/// One process has the file at a time (it waits for the file lock): nothing to lock inside it.
+pub const DIALECT: Dialect = Dialect {
+    lock_migrations_first: None,
+    lock_migrations: None,
+    migration: |m| m.duckdb,
+    record_migration: sql::RECORD_MIGRATION,
+    lock_gold: None,
+};
 
 pub struct DuckDb {
     conn: Arc<Mutex<Connection>>,
@@ -88,21 +102,34 @@ impl DuckDb {
         })
     }
 
-    pub async fn migrate(&mut self) -> Result<Vec<u32>, WarehouseError> {
-        self.blocking("migrating", |conn| {
-            conn.execute_batch(sql::CREATE_MIGRATIONS).map_err(db)?;
-            let current: Option<i32> = conn.query_row(sql::CURRENT_VERSION, [], |row| row.get(0)).map_err(db)?;
-            let mut applied = vec![];
-            for migration in sql::pending(current) {
-                let tx = conn.transaction().map_err(db)?;
-                tx.execute_batch(migration.duckdb).map_err(db)?;
-                tx.execute(sql::RECORD_MIGRATION, params![migration.version, migration.name]).map_err(db)?;
-                tx.commit().map_err(db)?;
-                applied.push(migration.version);
-            }
-            Ok(applied)
+    pub async fn batch(&mut self, context: &str, sql: &str) -> Result<(), WarehouseError> {
+        let sql = sql.to_string();
+        self.blocking(context, move |conn| conn.execute_batch(&sql).map_err(db)).await
+    }
+
+    pub async fn execute(&mut self, context: &str, sql: &str, params: &[Param<'_>]) -> Result<u64, WarehouseError> {
+        let (sql, values) = (sql.to_string(), values(params));
+        self.blocking(context, move |conn| {
+            conn.execute(&sql, params_from_iter(values)).map(|rows| rows as u64).map_err(db)
         })
         .await
+    }
+
+    pub async fn query(
+        &mut self,
+        what: &str,
+        sql: &str,
+        params: &[Param<'_>],
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch, WarehouseError> {
+        let (sql, values) = (sql.to_string(), values(params));
+        let batches = self
+            .blocking(what, move |conn| {
+                let mut statement = conn.prepare(&sql).map_err(db)?;
+                Ok(statement.query_arrow(params_from_iter(values)).map_err(db)?.collect::<Vec<_>>())
+            })
+            .await?;
+        sql::conform(what, schema, &[], &batches)
     }
 
     pub async fn replace_slice(
@@ -177,81 +204,6 @@ impl DuckDb {
         read?;
         written
     }
-
-    pub async fn count(&mut self, table: &str, slice: Option<&Partition>) -> Result<i64, WarehouseError> {
-        let sql = sql::count_sql(table, slice.is_some());
-        let slice = slice.map(texts);
-        self.blocking("counting", move |conn| {
-            match slice {
-                Some((subject, ds)) => conn.query_row(&sql, params![subject, ds], |row| row.get(0)),
-                None => conn.query_row(&sql, [], |row| row.get(0)),
-            }
-            .map_err(db)
-        })
-        .await
-    }
-
-    pub async fn loads(&mut self, from: Ds, to: Ds) -> Result<Vec<(String, String, i64)>, WarehouseError> {
-        let (from, to) = (from.to_string(), to.to_string());
-        self.blocking("reading loads", move |conn| {
-            let tables: i64 = conn.query_row(sql::HAS_LOADS, [], |row| row.get(0)).map_err(db)?;
-            if tables == 0 {
-                return Ok(vec![]);
-            }
-            let mut statement = conn.prepare(sql::LOADS_IN_RANGE).map_err(db)?;
-            let rows = statement.query_map(params![from, to], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)));
-            rows.map_err(db)?.collect::<Result<_, _>>().map_err(db)
-        })
-        .await
-    }
-
-    pub async fn select(
-        &mut self,
-        query: &str,
-        slice: &Partition,
-        other: Option<Ds>,
-    ) -> Result<Vec<RecordBatch>, WarehouseError> {
-        let (subject, ds) = texts(slice);
-        let (query, other) = (query.to_string(), other.map(|d| d.to_string()));
-        self.blocking("reading", move |conn| {
-            let mut statement = conn.prepare(&query).map_err(db)?;
-            let rows = match &other {
-                Some(other) => statement.query_arrow(params![subject, ds, other]).map_err(db)?.collect(),
-                None => statement.query_arrow(params![subject, ds]).map_err(db)?.collect(),
-            };
-            Ok(rows)
-        })
-        .await
-    }
-
-    pub async fn undated_books(&mut self, slice: &Partition) -> Result<(i64, i64), WarehouseError> {
-        let (subject, ds) = texts(slice);
-        self.blocking("counting undated books", move |conn| {
-            conn.query_row(sql::UNDATED_SQL, params![subject, ds], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db)
-        })
-        .await
-    }
-
-    /// Replaces the gold slices in one transaction and reads them back as Arrow.
-    pub async fn aggregate(&mut self, slice: &Partition) -> Result<Vec<Vec<RecordBatch>>, WarehouseError> {
-        let (subject, ds) = texts(slice);
-        self.blocking("aggregating", move |conn| {
-            let tx = conn.transaction().map_err(db)?;
-            for gold in GOLD.iter() {
-                for sql in gold.replace_sql() {
-                    tx.execute(&sql, params![subject, ds]).map_err(db)?;
-                }
-            }
-            let mut answers = Vec::with_capacity(GOLD.len());
-            for gold in GOLD.iter() {
-                let mut statement = tx.prepare(&gold.read_sql()).map_err(db)?;
-                answers.push(statement.query_arrow(params![subject, ds]).map_err(db)?.collect());
-            }
-            tx.commit().map_err(db)?;
-            Ok(answers)
-        })
-        .await
-    }
 }
 
 /// Opens the file, retrying while another process holds its lock (with a log line when it starts
@@ -299,7 +251,7 @@ fn create_atomically(path: &Path) -> ::duckdb::Result<()> {
     let temporary = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
     let _ = std::fs::remove_file(&temporary);
     let conn = Connection::open(&temporary)?;
-    conn.execute_batch("CHECKPOINT")?;
+    conn.execute_batch(sql::DUCKDB_CHECKPOINT)?;
     drop(conn);
     let _ = std::fs::remove_file(temporary.with_file_name(format!(".{name}.creating-{}.wal", std::process::id())));
     // A hard link never replaces: if another process created the file meanwhile, its file stays
@@ -313,9 +265,17 @@ fn create_atomically(path: &Path) -> ::duckdb::Result<()> {
     }
 }
 
-/// A slice's `$1` and `$2` as DuckDB is given them: text (`$2` is cast to a date in the SQL).
-fn texts(slice: &Partition) -> (String, String) {
-    (slice.subject.to_string(), slice.ds.to_string())
+/// The parameters as DuckDB is given them: a date as its text (cast to a date in the SQL).
+fn values(params: &[Param<'_>]) -> Vec<Value> {
+    params
+        .iter()
+        .map(|param| match *param {
+            Param::Text(text) => Value::Text(text.to_string()),
+            Param::Date(date) => Value::Text(date.to_string()),
+            Param::Int(int) => Value::Int(int),
+            Param::BigInt(int) => Value::BigInt(int),
+        })
+        .collect()
 }
 
 /// A DuckDB error; [`DuckDb::blocking`] fills in the file and the context.

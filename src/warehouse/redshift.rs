@@ -1,24 +1,38 @@
-//! Amazon Redshift: the PostgreSQL engine's dialect for it, where Redshift differs. Redshift speaks
-//! the protocol, but has no binary `COPY FROM STDIN` (it loads from S3), no advisory locks (it has
-//! `LOCK` on tables), no declarative partitions and no `current_timestamp` in DML (`GETDATE()`).
+//! Amazon Redshift: a server engine of its own that speaks PostgreSQL's protocol (it shares the
+//! wire client, [`super::wire`]) but not its dialect: no binary `COPY FROM STDIN` (it loads from
+//! S3), no advisory locks (it has `LOCK` on tables), no declarative partitions and no
+//! `current_timestamp` in DML (`GETDATE()`). What every engine does alike is in [`super`].
 //!
 //! A slice load, in one transaction: lock the slice tables, delete the slice, then per table copy
 //! its committed Parquet objects from the lake into a temporary staging table (Parquet holds the
 //! table's columns only), insert them with the slice's `subject` and `ds` in front, and drop the
-//! stage; the `loads` record last. The statements are built here, purely, and pinned by a test.
+//! stage; the `loads` record last. The sequence is built here, purely, from the statements of
+//! [`super::sql`], and pinned by a test.
 
-use arrow::datatypes::DataType;
-
-use super::slice::LOADED;
-use super::sql::{self, GOLD};
+use super::error::WarehouseError;
+use super::slice::{LOADED, LoadCounts, SilverTable};
+use super::sql;
+use super::wire::{Wire, pg_err};
+use super::{Dialect, Lock};
+use crate::lake::Lake;
+use crate::settings::{Partition, RedshiftTarget};
 use crate::tables::Table;
 
-/// Serialises migrations (taken after the table exists: `LOCK` needs it).
-pub const MIGRATION_LOCK: &str = "LOCK bookpipe_migrations";
-/// Serialises loads: one writer of the slice tables at a time.
-pub const LOAD_LOCK: &str = "LOCK books, authors, book_authors, loads";
-/// Serialises aggregates.
-pub const GOLD_LOCK: &str = "LOCK author_books_per_year, author_yearly_average, books_per_year";
+/// A Redshift cluster or workgroup.
+pub struct Redshift {
+    pub(super) wire: Wire,
+    /// The IAM role its COPY assumes to read the lake.
+    iam_role: String,
+}
+
+/// Redshift's locks (on tables, which must exist first) and migrations.
+pub const DIALECT: Dialect = Dialect {
+    lock_migrations_first: None,
+    lock_migrations: Some(Lock::Plain(sql::REDSHIFT_MIGRATION_LOCK)),
+    migration: |m| m.redshift,
+    record_migration: sql::RECORD_MIGRATION_REDSHIFT,
+    lock_gold: Some(Lock::Plain(sql::REDSHIFT_GOLD_LOCK)),
+};
 
 /// One statement of a slice load, and what it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,58 +57,62 @@ impl Step {
 /// silver objects `silver` (the S3 URIs of each table's committed objects), read by Redshift as
 /// `iam_role`.
 pub fn load_steps(silver: &[(Table, Vec<String>)], iam_role: &str) -> Vec<Step> {
-    let mut steps = vec![Step::Plain(LOAD_LOCK.into())];
+    let mut steps = vec![Step::Plain(sql::REDSHIFT_LOAD_LOCK.into())];
     steps.extend(LOADED.iter().map(|t| t.name()).chain(["loads"]).map(|t| Step::Slice(sql::delete_slice(t))));
     for (table, uris) in silver {
         let stage = format!("bookpipe_stage_{}", table.name());
         let schema = table.schema();
-        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let typed: Vec<String> =
-            schema.fields().iter().map(|f| format!("{} {}", f.name(), redshift_type(f.data_type()))).collect();
-        steps.push(Step::Plain(format!("CREATE TEMP TABLE {stage} ({})", typed.join(", "))));
-        for uri in uris {
-            steps.push(Step::Plain(format!(
-                "COPY {stage} FROM {} IAM_ROLE {} FORMAT AS PARQUET",
-                literal(uri),
-                literal(iam_role)
-            )));
-        }
-        let list = columns.join(", ");
-        steps.push(Step::Insert(
-            *table,
-            format!(
-                "INSERT INTO {} (subject, ds, {list}) SELECT $1, CAST($2 AS DATE), {list} FROM {stage}",
-                table.name()
-            ),
-        ));
-        steps.push(Step::Plain(format!("DROP TABLE {stage}")));
+        steps.push(Step::Plain(sql::redshift_create_stage(&stage, &schema)));
+        steps.extend(uris.iter().map(|uri| Step::Plain(sql::redshift_copy_parquet(&stage, uri, iam_role))));
+        steps.push(Step::Insert(*table, sql::redshift_insert_staged(table.name(), &stage, &schema)));
+        steps.push(Step::Plain(sql::redshift_drop_stage(&stage)));
     }
     steps
 }
 
-/// The statements of an aggregate: the lock, then each gold table's slice replaced.
-pub fn aggregate_steps() -> Vec<Step> {
-    let mut steps = vec![Step::Plain(GOLD_LOCK.into())];
-    steps.extend(GOLD.iter().flat_map(|gold| gold.replace_sql()).map(Step::Slice));
-    steps
-}
+impl Redshift {
+    /// Connects through the PostgreSQL protocol.
+    pub async fn connect(target: &RedshiftTarget) -> Result<Self, WarehouseError> {
+        Ok(Self { wire: Wire::connect(&target.pg).await?, iam_role: target.iam_role.clone() })
+    }
 
-/// A SQL string literal: quotes and backslashes doubled, so neither can end it whether or not the
-/// server reads backslashes as escapes. (What goes in — S3 URIs of checked bucket, prefix and
-/// subject names, a checked role ARN — holds neither backslash nor, but for a subject, quote.)
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
-}
-
-/// The Redshift column type of a silver column (as migration 1 declares the warehouse's).
-fn redshift_type(data_type: &DataType) -> &'static str {
-    match data_type {
-        DataType::Utf8 => "VARCHAR(65535)",
-        DataType::Int16 => "SMALLINT",
-        DataType::Int32 => "INTEGER",
-        DataType::Int64 => "BIGINT",
-        DataType::Boolean => "BOOLEAN",
-        other => unreachable!("silver tables have no {other} column"),
+    /// Replaces the slice: Redshift's COPY reads the silver objects from the S3 lake
+    /// ([`load_steps`]), in one transaction with the `loads` record.
+    pub async fn replace_slice(
+        &mut self,
+        lake: &Lake,
+        slice: &Partition,
+        silver: &[SilverTable],
+    ) -> Result<LoadCounts, WarehouseError> {
+        let mut uris = Vec::with_capacity(silver.len());
+        for table in silver {
+            let located: Option<Vec<String>> = table.objects.iter().map(|(path, _)| lake.s3_uri(path)).collect();
+            uris.push((table.table, located.ok_or_else(|| WarehouseError::LakeNotOnS3 { lake: lake.url().into() })?));
+        }
+        let url = self.wire.url.clone();
+        let (subject, date) = (slice.subject.as_str(), slice.ds.date());
+        let tx = self.wire.client.transaction().await.map_err(pg_err(&url, "loading"))?;
+        let mut counts = LoadCounts::default();
+        for step in load_steps(&uris, &self.iam_role) {
+            let context =
+                || format!("loading ({})", step.sql().split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+            match &step {
+                Step::Plain(sql) => tx.batch_execute(sql).await.map_err(pg_err(&url, context()))?,
+                Step::Slice(sql) => {
+                    tx.execute(sql.as_str(), &[&subject, &date]).await.map_err(pg_err(&url, context()))?;
+                }
+                Step::Insert(table, sql) => {
+                    *counts.get_mut(*table) =
+                        tx.execute(sql.as_str(), &[&subject, &date]).await.map_err(pg_err(&url, context()))?
+                }
+            }
+        }
+        let (books, authors, links) = (counts.books as i64, counts.authors as i64, counts.book_authors as i64);
+        tx.execute(sql::RECORD_LOAD_REDSHIFT, &[&subject, &date, &books, &authors, &links])
+            .await
+            .map_err(pg_err(&url, "recording the load"))?;
+        tx.commit().await.map_err(pg_err(&url, "committing the load"))?;
+        Ok(counts)
     }
 }
 
@@ -105,11 +123,6 @@ mod tests {
     /// Everything the Redshift path sends for one migrate, load and aggregate, in order, as
     /// tests/redshift_statements.sql: the infra tests parse each statement with sqlglot's Redshift
     /// dialect, and this test fails when the sequence changes without that file.
-    #[test]
-    fn literals_cannot_be_left() {
-        assert_eq!(literal("a'b\\c"), "'a''b\\\\c'");
-    }
-
     #[test]
     fn one_load_sends_exactly_these_statements() {
         let uri = |table: Table| {
@@ -130,20 +143,22 @@ mod tests {
 
         let mut sent = vec![
             sql::CREATE_MIGRATIONS.to_string(),
-            MIGRATION_LOCK.to_string(),
+            sql::REDSHIFT_MIGRATION_LOCK.to_string(),
             sql::CURRENT_VERSION.to_string(),
             sql::RECORD_MIGRATION_REDSHIFT.to_string(),
         ];
         sent.extend(load.iter().map(|s| s.sql().to_string()));
         sent.push(sql::RECORD_LOAD_REDSHIFT.to_string());
         sent.push(sql::count_sql("loads", true));
-        sent.extend(aggregate_steps().iter().map(|s| s.sql().to_string()));
-        sent.extend(GOLD.iter().map(|gold| gold.read_sql()));
+        // An aggregate: the lock, each gold table's slice replaced, then read back.
+        sent.push(sql::REDSHIFT_GOLD_LOCK.to_string());
+        sent.extend(sql::Gold::ALL.iter().flat_map(|gold| gold.replace_sql()));
+        sent.extend(sql::Gold::ALL.iter().map(|gold| gold.read_sql()));
         sent.push(sql::UNDATED_SQL.to_string());
         sent.push(sql::HAS_LOADS.to_string());
         sent.push(sql::LOADS_IN_RANGE.to_string());
         // The report's queries, which it sends to Redshift as to PostgreSQL.
-        sent.extend(crate::report::QUERIES.iter().map(|q| q.to_string()));
+        sent.extend(sql::REPORT_QUERIES.iter().map(|q| q.to_string()));
         let text: String = sent.iter().map(|s| format!("{};\n", s.trim_end().trim_end_matches(';'))).collect();
         let pinned = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redshift_statements.sql");
         if std::env::var_os("BOOKPIPE_UPDATE_PINNED").is_some() {

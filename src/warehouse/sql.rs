@@ -1,7 +1,10 @@
-//! Every SQL statement bookpipe sends, written once for both engines: the schema migrations, the
-//! statements that replace and record a slice, the counts, and the three answers (design doc:
-//! gold). Parameters are `$1` (subject) and `$2` (ds, as `CAST($2 AS DATE)`), which DuckDB and
-//! PostgreSQL both read; where a migration must differ, it has a text per engine.
+//! Every SQL statement bookpipe sends, in one place so that a reader (or the Redshift dialect test)
+//! finds them all: the schema migrations, the statements that replace and record a slice, the
+//! counts, the three answers ([`Gold`], design doc: gold), the report's queries, and what each
+//! engine sends of its own (PostgreSQL's session settings, advisory locks and day partitions,
+//! Redshift's table locks and COPY from S3). Parameters are `$1` (subject) and `$2` (ds, as
+//! `CAST($2 AS DATE)`), which all three engines read; where a statement must differ, it has a text
+//! per engine. The statements' texts live here or in `sql/`; the engines only send them.
 
 use std::sync::{Arc, LazyLock};
 
@@ -55,6 +58,11 @@ pub const CREATE_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS bookpipe_migrati
      (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)";
 /// The schema's version (NULL before the first migration).
 pub const CURRENT_VERSION: &str = "SELECT max(version) FROM bookpipe_migrations";
+/// A transaction around statements sent one by one.
+pub const BEGIN: &str = "BEGIN";
+pub const COMMIT: &str = "COMMIT";
+pub const ROLLBACK: &str = "ROLLBACK";
+
 /// Records that migration `$1` (named `$2`) ran.
 pub const RECORD_MIGRATION: &str = "INSERT INTO bookpipe_migrations VALUES ($1, $2, current_timestamp)";
 /// The same on Redshift, whose clock function is GETDATE().
@@ -91,40 +99,102 @@ pub fn count_sql(table: &str, sliced: bool) -> String {
 pub const UNDATED_SQL: &str =
     "SELECT count(*), count(*) - count(first_publish_year) FROM books WHERE subject = $1 AND ds = CAST($2 AS DATE)";
 
-/// A gold table: its SQL (from `sql/gold/`), its columns and the order its rows are kept in.
-pub struct Gold {
-    pub name: &'static str,
-    pub select: &'static str,
-    pub schema: SchemaRef,
-    pub order_by: &'static [&'static str],
+/// A gold table (design doc: gold): named, so that a reader never needs to know an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gold {
+    /// Books per author and year.
+    AuthorBooksPerYear,
+    /// Each author's totals, career and both averages.
+    AuthorYearlyAverage,
+    /// Books and authors per year.
+    BooksPerYear,
 }
 
 impl Gold {
-    fn columns(&self) -> String {
-        self.schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+    /// Every gold table, in the order `aggregate` computes and writes them.
+    pub const ALL: [Gold; 3] = [Gold::AuthorBooksPerYear, Gold::AuthorYearlyAverage, Gold::BooksPerYear];
+
+    /// The table's name, in the warehouse and the lake.
+    pub fn name(self) -> &'static str {
+        match self {
+            Gold::AuthorBooksPerYear => "author_books_per_year",
+            Gold::AuthorYearlyAverage => "author_yearly_average",
+            Gold::BooksPerYear => "books_per_year",
+        }
+    }
+
+    /// The query computing the table's rows of one slice (`sql/gold/`).
+    pub fn select(self) -> &'static str {
+        match self {
+            Gold::AuthorBooksPerYear => include_str!("../../sql/gold/author_books_per_year.sql"),
+            Gold::AuthorYearlyAverage => include_str!("../../sql/gold/author_yearly_average.sql"),
+            Gold::BooksPerYear => include_str!("../../sql/gold/books_per_year.sql"),
+        }
+    }
+
+    /// The table's columns (without `subject` and `ds`), with their Arrow types.
+    pub fn schema(self) -> SchemaRef {
+        SCHEMAS[self as usize].clone()
+    }
+
+    /// The order its rows are kept in.
+    pub fn order_by(self) -> &'static [&'static str] {
+        match self {
+            Gold::AuthorBooksPerYear => &["author_key", "year"],
+            Gold::AuthorYearlyAverage => &["author_key"],
+            Gold::BooksPerYear => &["year"],
+        }
+    }
+
+    fn columns(self) -> String {
+        self.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
     }
 
     /// The statements that replace the slice: delete it, insert the answer.
-    pub fn replace_sql(&self) -> [String; 2] {
+    pub fn replace_sql(self) -> [String; 2] {
         [
-            format!("DELETE FROM {} WHERE subject = $1 AND ds = CAST($2 AS DATE)", self.name),
+            format!("DELETE FROM {} WHERE subject = $1 AND ds = CAST($2 AS DATE)", self.name()),
             format!(
                 "INSERT INTO {} (subject, ds, {}) SELECT $1, CAST($2 AS DATE), q.* FROM ({}) q",
-                self.name,
+                self.name(),
                 self.columns(),
-                self.select
+                self.select()
             ),
         ]
     }
 
     /// Reads the slice back.
-    pub fn read_sql(&self) -> String {
-        format!("SELECT {} FROM {} WHERE subject = $1 AND ds = CAST($2 AS DATE)", self.columns(), self.name)
+    pub fn read_sql(self) -> String {
+        format!("SELECT {} FROM {} WHERE subject = $1 AND ds = CAST($2 AS DATE)", self.columns(), self.name())
     }
 
     /// The engine's batches as one batch of exactly this schema, sorted by `order_by`.
-    pub fn conform(&self, batches: &[RecordBatch]) -> Result<RecordBatch, WarehouseError> {
-        conform(self.name, &self.schema, self.order_by, batches)
+    pub fn conform(self, batches: &[RecordBatch]) -> Result<RecordBatch, WarehouseError> {
+        conform(self.name(), &self.schema(), self.order_by(), batches)
+    }
+}
+
+/// The three answers of one slice, each gold table's rows by name.
+#[derive(Debug, Clone)]
+pub struct Answers {
+    pub author_books_per_year: RecordBatch,
+    pub author_yearly_average: RecordBatch,
+    pub books_per_year: RecordBatch,
+}
+
+impl Answers {
+    /// The rows of `gold`.
+    pub fn get(&self, gold: Gold) -> &RecordBatch {
+        match gold {
+            Gold::AuthorBooksPerYear => &self.author_books_per_year,
+            Gold::AuthorYearlyAverage => &self.author_yearly_average,
+            Gold::BooksPerYear => &self.books_per_year,
+        }
+    }
+
+    /// Every table with its rows, in [`Gold::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (Gold, &RecordBatch)> {
+        Gold::ALL.into_iter().map(|gold| (gold, self.get(gold)))
     }
 }
 
@@ -167,46 +237,140 @@ fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
     Field::new(name, data_type, nullable)
 }
 
-/// The three answers (design doc: gold).
-pub static GOLD: LazyLock<[Gold; 3]> = LazyLock::new(|| {
+/// The gold tables' columns, in [`Gold::ALL`]'s order.
+static SCHEMAS: LazyLock<[SchemaRef; 3]> = LazyLock::new(|| {
     use DataType::{Float64, Int32, Int64, Utf8};
     [
-        Gold {
-            name: "author_books_per_year",
-            select: include_str!("../../sql/gold/author_books_per_year.sql"),
-            schema: Arc::new(Schema::new(vec![
-                field("author_key", Utf8, false),
-                field("author_name", Utf8, true),
-                field("year", Int32, false),
-                field("books", Int64, false),
-            ])),
-            order_by: &["author_key", "year"],
-        },
-        Gold {
-            name: "author_yearly_average",
-            select: include_str!("../../sql/gold/author_yearly_average.sql"),
-            schema: Arc::new(Schema::new(vec![
-                field("author_key", Utf8, false),
-                field("author_name", Utf8, true),
-                field("total_books", Int64, false),
-                field("dated_books", Int64, false),
-                field("first_year", Int32, true),
-                field("last_year", Int32, true),
-                field("active_years", Int64, false),
-                field("avg_books_per_active_year", Float64, true),
-                field("avg_books_per_career_year", Float64, true),
-            ])),
-            order_by: &["author_key"],
-        },
-        Gold {
-            name: "books_per_year",
-            select: include_str!("../../sql/gold/books_per_year.sql"),
-            schema: Arc::new(Schema::new(vec![
-                field("year", Int32, false),
-                field("books", Int64, false),
-                field("authors", Int64, false),
-            ])),
-            order_by: &["year"],
-        },
+        Arc::new(Schema::new(vec![
+            field("author_key", Utf8, false),
+            field("author_name", Utf8, true),
+            field("year", Int32, false),
+            field("books", Int64, false),
+        ])),
+        Arc::new(Schema::new(vec![
+            field("author_key", Utf8, false),
+            field("author_name", Utf8, true),
+            field("total_books", Int64, false),
+            field("dated_books", Int64, false),
+            field("first_year", Int32, true),
+            field("last_year", Int32, true),
+            field("active_years", Int64, false),
+            field("avg_books_per_active_year", Float64, true),
+            field("avg_books_per_career_year", Float64, true),
+        ])),
+        Arc::new(Schema::new(vec![
+            field("year", Int32, false),
+            field("books", Int64, false),
+            field("authors", Int64, false),
+        ])),
     ]
 });
+
+/// The report's headline of one slice.
+pub const REPORT_HEADLINE: &str = include_str!("../../sql/report/headline.sql");
+/// The subject's loaded day before the slice's.
+pub const REPORT_PREVIOUS: &str = include_str!("../../sql/report/previous.sql");
+/// What changed from the day `$3` to the slice's.
+pub const REPORT_CHANGES: &str = include_str!("../../sql/report/changes.sql");
+/// Every query the report sends (the Redshift statements test parses them too).
+pub const REPORT_QUERIES: [&str; 3] = [REPORT_HEADLINE, REPORT_PREVIOUS, REPORT_CHANGES];
+
+/// DuckDB: writes a new file's header (a file created empty is one DuckDB refuses to open).
+pub const DUCKDB_CHECKPOINT: &str = "CHECKPOINT";
+
+/// PostgreSQL: serialises writers of one slice (the key is hashed into the advisory lock space).
+pub const PG_SLICE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
+/// PostgreSQL: serialises migrations (`$1` a fixed key).
+pub const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+/// PostgreSQL: how long a statement waits for a lock (another load's advisory lock included).
+pub fn pg_lock_timeout(seconds: u64) -> String {
+    format!("SET lock_timeout = '{seconds}s'")
+}
+/// PostgreSQL: how long one statement may run.
+pub const PG_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '1h'";
+/// PostgreSQL: the gold queries read one slice: compiling them (PostgreSQL's JIT, which the
+/// planner's estimate of a join can switch on) took 475 ms of a 380 ms query at 20,000 books
+/// (EXPLAIN ANALYZE).
+pub const PG_NO_JIT: &str = "SET jit = off";
+/// PostgreSQL: dates cast to text read `YYYY-MM-DD` whatever the role's or database's DateStyle.
+pub const PG_ISO_DATES: &str = "SET DateStyle = ISO";
+/// PostgreSQL: whether the table `$1` exists.
+pub const PG_TABLE_EXISTS: &str = "SELECT to_regclass($1) IS NOT NULL";
+
+/// PostgreSQL: creates the partition `name` of `table` for the day `day`. Created apart, then
+/// attached: ATTACH takes a lock on the parent that readers do not wait for (CREATE … PARTITION OF
+/// would lock every reader of the table out).
+pub fn pg_create_day_partition(name: &str, table: &str, day: chrono::NaiveDate) -> String {
+    assert!(is_identifier(name) && is_identifier(table), "table names are identifiers");
+    format!(
+        "CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
+         ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ('{day}')"
+    )
+}
+
+/// PostgreSQL: binary COPY into `table`'s `columns`.
+pub fn pg_copy_binary(table: &str, columns: &[&str]) -> String {
+    format!("COPY {table} ({}) FROM STDIN (FORMAT binary)", columns.join(", "))
+}
+
+/// PostgreSQL: fresh statistics of `tables`.
+pub fn pg_analyze(tables: &[String]) -> String {
+    format!("ANALYZE {}", tables.join(", "))
+}
+
+/// Redshift: serialises migrations (taken after the table exists: `LOCK` needs it).
+pub const REDSHIFT_MIGRATION_LOCK: &str = "LOCK bookpipe_migrations";
+/// Redshift: serialises loads: one writer of the slice tables at a time.
+pub const REDSHIFT_LOAD_LOCK: &str = "LOCK books, authors, book_authors, loads";
+/// Redshift: serialises aggregates.
+pub const REDSHIFT_GOLD_LOCK: &str = "LOCK author_books_per_year, author_yearly_average, books_per_year";
+
+/// Redshift: the temporary table a silver table's Parquet is copied into.
+pub fn redshift_create_stage(stage: &str, schema: &Schema) -> String {
+    let typed: Vec<String> =
+        schema.fields().iter().map(|f| format!("{} {}", f.name(), redshift_type(f.data_type()))).collect();
+    format!("CREATE TEMP TABLE {stage} ({})", typed.join(", "))
+}
+
+/// Redshift: copies one Parquet object `uri` into `stage`, read as `iam_role`.
+pub fn redshift_copy_parquet(stage: &str, uri: &str, iam_role: &str) -> String {
+    format!("COPY {stage} FROM {} IAM_ROLE {} FORMAT AS PARQUET", literal(uri), literal(iam_role))
+}
+
+/// Redshift: the staged rows into the slice (`$1`, `$2`) of `table`.
+pub fn redshift_insert_staged(table: &str, stage: &str, schema: &Schema) -> String {
+    let list = schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
+    format!("INSERT INTO {table} (subject, ds, {list}) SELECT $1, CAST($2 AS DATE), {list} FROM {stage}")
+}
+
+/// Redshift: drops a stage.
+pub fn redshift_drop_stage(stage: &str) -> String {
+    format!("DROP TABLE {stage}")
+}
+
+/// A SQL string literal: quotes and backslashes doubled, so neither can end it whether or not the
+/// server reads backslashes as escapes. (What goes in — S3 URIs of checked bucket, prefix and
+/// subject names, a checked role ARN — holds neither backslash nor, but for a subject, quote.)
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The Redshift column type of a silver column (as migration 1 declares the warehouse's).
+fn redshift_type(data_type: &DataType) -> &'static str {
+    match data_type {
+        DataType::Utf8 => "VARCHAR(65535)",
+        DataType::Int16 => "SMALLINT",
+        DataType::Int32 => "INTEGER",
+        DataType::Int64 => "BIGINT",
+        DataType::Boolean => "BOOLEAN",
+        other => unreachable!("silver tables have no {other} column"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn literals_cannot_be_left() {
+        assert_eq!(super::literal("a'b\\c"), "'a''b\\\\c'");
+    }
+}
