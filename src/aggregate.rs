@@ -10,19 +10,23 @@
 //! it, inside the gold partition's commit (manifest removed first, written last), and only once the
 //! export holding the same rows is committed.
 //!
-//! Where each number is counted: `sql/gold/*.sql`. The summary (printed by the command) is computed
-//! here from the answers, purely.
+//! Where each number is counted: `sql/gold/*.sql`. The summary the command prints is computed here
+//! from the answers, purely.
+
+use std::io::IsTerminal;
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
 use serde::Serialize;
 use serde::ser::SerializeSeq;
 
-use crate::exit::MissingInput;
+use crate::cli::OutputFormat;
+use crate::exit::{MissingInput, Outcome};
 use crate::gold::{self, AuthorAverage, GOLD_LAYOUT, GoldDetails, Year};
 use crate::lake::commit::{self, Manifest};
 use crate::lake::parquet::ParquetOut;
 use crate::lake::{Lake, layout};
+use crate::lineage::Lineage;
 use crate::settings::{AggregateSettings, Partition};
 use crate::warehouse::{Answers, LOADED, Warehouse};
 
@@ -38,6 +42,12 @@ pub struct Summary {
     #[serde(serialize_with = "top_authors")]
     pub top_authors: Vec<AuthorAverage>,
     pub busiest_years: Vec<Year>,
+}
+
+impl crate::task::Wrote for Summary {
+    fn wrote(&self) -> bool {
+        true
+    }
 }
 
 /// The summary's authors as its JSON has always named them (the gold table's columns).
@@ -65,9 +75,23 @@ fn top_authors<S: serde::Serializer>(authors: &[AuthorAverage], serializer: S) -
     seq.end()
 }
 
+/// `bookpipe aggregate`: the answers of a loaded slice computed, announced as the task
+/// `aggregate`, and their summary printed: one JSON document with `--output json`, a table when
+/// stdout is a terminal, nothing otherwise.
+pub async fn aggregate(lake: &Lake, lineage: &Lineage, s: &AggregateSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(Some(&s.warehouse)).aggregate(&s.partition);
+    let summary = crate::task::announced(lake, lineage, "aggregate", &s.partition, io, compute(lake, s)).await?;
+    match s.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&summary)?),
+        OutputFormat::Auto if std::io::stdout().is_terminal() => print!("{}", render(&summary)),
+        OutputFormat::Auto => {}
+    }
+    Ok(Outcome::Done)
+}
+
 /// Computes the answers for `s.partition` in the warehouse and commits them to the gold zone;
 /// returns their summary.
-pub async fn aggregate(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Summary> {
+async fn compute(lake: &Lake, s: &AggregateSettings) -> anyhow::Result<Summary> {
     let p = &s.partition;
     let mut warehouse = Warehouse::connect(&s.warehouse).await?;
     warehouse.migrate().await?;

@@ -15,6 +15,7 @@ use crate::cli::ExportFormat;
 use crate::exit::Outcome;
 use crate::lake::Lake;
 use crate::lake::parquet::read_batches;
+use crate::lineage::Lineage;
 use crate::settings::ExportSettings;
 use crate::silver::read_committed;
 use crate::tables::Table;
@@ -22,8 +23,15 @@ use crate::tables::Table;
 /// The tables exported, in this order.
 pub const EXPORTED: [Table; 3] = [Table::Books, Table::Authors, Table::BookAuthors];
 
+/// `bookpipe export`: the silver partition written as files a person can open, announced as the
+/// task `export`.
+pub async fn export(lake: &Lake, lineage: &Lineage, s: &ExportSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(None).export(&s.partition, &crate::lineage::datasets::absolute(&s.out));
+    crate::task::announced(lake, lineage, "export", &s.partition, io, write_files(lake, s)).await
+}
+
 /// Writes the silver tables of `s.partition` into `s.out`, in `s.format`.
-pub async fn export(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
+async fn write_files(lake: &Lake, s: &ExportSettings) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
     for table in EXPORTED {
         let committed = read_committed(lake, table, &s.partition).await?;

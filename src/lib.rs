@@ -53,6 +53,7 @@ pub mod silver;
 pub mod sorted;
 pub mod status;
 pub mod tables;
+pub mod task;
 pub mod transform;
 pub mod warehouse;
 

@@ -17,14 +17,21 @@ use crate::cli::flags;
 use crate::exit::{BadInput, Outcome, Refused};
 use crate::lake::Lake;
 use crate::lake::commit::Committed;
+use crate::lineage::Lineage;
 use crate::quality::record::Document;
 use crate::quality::{self, Backfill, Request, Verdict};
 use crate::settings::{LoadSettings, WarehouseUrl};
 use crate::silver::{TransformDetails, read_committed};
 use crate::warehouse::{LOADED, SilverTable, Warehouse};
 
+/// `bookpipe load`: the silver partition loaded into the warehouse, announced as the task `load`.
+pub async fn load(lake: &Lake, lineage: &Lineage, s: &LoadSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(Some(&s.warehouse)).load(&s.partition);
+    crate::task::announced(lake, lineage, "load", &s.partition, io, load_slice(lake, s)).await
+}
+
 /// Loads the silver partition of `s.partition` into the warehouse.
-pub async fn load(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
+async fn load_slice(lake: &Lake, s: &LoadSettings) -> anyhow::Result<Outcome> {
     let silver = read_silver(lake, s).await?;
     if matches!(s.warehouse, WarehouseUrl::Redshift(_)) && !lake.is_s3() {
         // Checked before connecting: Redshift's COPY reads the objects from S3 itself.

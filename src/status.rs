@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
+use crate::cli::OutputFormat;
+use crate::exit::Outcome;
 use crate::gold::GOLD_LAYOUT;
 use crate::lake::commit;
 use crate::lake::{Lake, layout};
@@ -134,6 +136,17 @@ struct GoldRows {
 
 /// The gold table whose rows `status` shows: one per author.
 const GOLD_COUNTED: Gold = Gold::AuthorYearlyAverage;
+
+/// `bookpipe status`: prints the grid of `s`, as a table or one JSON document with `--output
+/// json`. Always exits 0: it reports, it does not judge.
+pub async fn print(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Outcome> {
+    let grid = status(lake, s).await?;
+    match s.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&grid)?),
+        OutputFormat::Auto => print!("{}", render(&grid)),
+    }
+    Ok(Outcome::Done)
+}
 
 /// Builds the grid for `s`.
 pub async fn status(lake: &Lake, s: &StatusSettings) -> anyhow::Result<Grid> {

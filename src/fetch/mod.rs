@@ -18,6 +18,7 @@ use crate::cli::flags;
 use crate::exit::{BadInput, Outcome};
 use crate::lake::commit::{self, Manifest};
 use crate::lake::{Lake, layout};
+use crate::lineage::Lineage;
 use crate::openlibrary::OpenLibrary;
 use crate::settings::FetchSettings;
 
@@ -30,8 +31,14 @@ mod pages;
 pub use details::{AUTHOR_STAMP, AuthorCounts, AuthorRecord, AuthorRequests, FetchDetails};
 pub use error::FetchError;
 
+/// `bookpipe fetch`: the raw partition of `s.partition` fetched, announced as the task `fetch`.
+pub async fn fetch(lake: &Lake, lineage: &Lineage, s: &FetchSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(None).fetch(&s.http.api_url, &s.partition);
+    crate::task::announced(lake, lineage, "fetch", &s.partition, io, fetch_partition(lake, s)).await
+}
+
 /// Fetches the raw partition of `s.partition`.
-pub async fn fetch(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
+async fn fetch_partition(lake: &Lake, s: &FetchSettings) -> anyhow::Result<Outcome> {
     let partition = layout::raw_subject_partition(&s.partition);
     let committed = commit::read::<FetchDetails>(lake, &partition).await?.is_some();
     if committed && !s.force {

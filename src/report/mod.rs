@@ -20,6 +20,7 @@ use crate::exit::{MissingInput, Outcome};
 use crate::lake::commit::{self, Manifest, Object};
 use crate::lake::parquet::read_batches;
 use crate::lake::{Lake, layout};
+use crate::lineage::Lineage;
 use crate::settings::{Ds, Partition, ReportSettings};
 use crate::silver;
 use crate::tables::Table;
@@ -61,8 +62,14 @@ static CHANGES: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[("works_added", DataType::Int64), ("works_removed", DataType::Int64), ("new_authors", DataType::Int64)])
 });
 
+/// `bookpipe report`: the report page of `s.partition` written, announced as the task `report`.
+pub async fn report(lake: &Lake, lineage: &Lineage, s: &ReportSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(Some(&s.warehouse)).report(&s.partition);
+    crate::task::announced(lake, lineage, "report", &s.partition, io, write_report(lake, s)).await
+}
+
 /// Writes the report of `s.partition` and the index of latest reports.
-pub async fn report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> {
+async fn write_report(lake: &Lake, s: &ReportSettings) -> anyhow::Result<Outcome> {
     let p = &s.partition;
     let mut inputs = Vec::with_capacity(Gold::ALL.len() + 1);
     for gold in Gold::ALL {

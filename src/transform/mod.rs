@@ -20,6 +20,7 @@ use object_store::path::Path;
 use crate::exit::{MissingInput, Outcome};
 use crate::lake::commit::{self, Input, Manifest};
 use crate::lake::{Lake, layout};
+use crate::lineage::Lineage;
 use crate::records::{self, Issues};
 use crate::settings::TransformSettings;
 use crate::silver::{SILVER_LAYOUT, TransformDetails};
@@ -37,8 +38,15 @@ const SPILL_BYTES: usize = 32 * 1024 * 1024;
 /// Authors are parsed into batches of this many rows.
 const AUTHOR_BATCH: usize = raw::AUTHOR_CHUNK;
 
+/// `bookpipe transform`: the silver partition of `s.partition` built, announced as the task
+/// `transform`.
+pub async fn transform(lake: &Lake, lineage: &Lineage, s: &TransformSettings) -> anyhow::Result<Outcome> {
+    let io = lineage.namer(None).transform(&s.partition);
+    crate::task::announced(lake, lineage, "transform", &s.partition, io, build_silver(lake, s)).await
+}
+
 /// Builds the silver partition of `s.partition` from its raw partition.
-pub async fn transform(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {
+async fn build_silver(lake: &Lake, s: &TransformSettings) -> anyhow::Result<Outcome> {
     let p = &s.partition;
     let raw_partition = layout::raw_subject_partition(p);
     let Some(raw) = raw::RawPartition::read(lake, &raw_partition).await? else {

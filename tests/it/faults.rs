@@ -89,7 +89,7 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
             "--author-batch",
             "1",
         ];
-        match bookpipe::commands::fetch::run(
+        match bookpipe::fetch::fetch(
             &lake,
             &bookpipe::lineage::Lineage::off(),
             &fetch_settings(&server.url(), &ds, "love", &first, Utc::now()),
@@ -106,7 +106,7 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
                 ));
                 assert!(commit::read::<FetchDetails>(&lake, &partition).await.unwrap().is_none(), "no manifest");
                 let patient = ["--timeout", "1", "--retries", "12", "--retry-base-ms", "5", "--author-batch", "1"];
-                bookpipe::commands::fetch::run(
+                bookpipe::fetch::fetch(
                     &lake,
                     &bookpipe::lineage::Lineage::off(),
                     &fetch_settings(&server.url(), &ds, "love", &patient, Utc::now()),

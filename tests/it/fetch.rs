@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use bookpipe::cli::flags;
-use bookpipe::commands::fetch;
 use bookpipe::exit::Outcome;
+use bookpipe::fetch;
 use bookpipe::fetch::FetchDetails;
 use bookpipe::lake::commit;
 use bookpipe::lake::{Lake, layout};
@@ -46,7 +46,7 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
     let ds = today();
     let settings = fetch_settings(&server.url(), &ds, "love", &[], Utc::now());
 
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
 
     let part = partition("love", &ds);
     for (index, expected) in expected_pages.iter().enumerate() {
@@ -100,7 +100,7 @@ async fn max_works_caps_the_subject_and_the_last_page_asks_only_for_the_rest() {
     let server = World::generated("love", 2500, 10).serve();
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &["--max-works", "1500"], Utc::now());
-    fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
     assert_eq!(pages, [page_target("love", 1000, 0), page_target("love", 500, 1000)]);
     let d = committed(&lake, "love", &today()).await.unwrap().details;
@@ -118,7 +118,7 @@ async fn a_429_with_retry_after_is_honoured_then_the_request_succeeds() {
     });
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &[], Utc::now());
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
     let requests = server.requests();
     assert_eq!(requests[0].target, requests[1].target);
     let waited = requests[1].at - requests[0].at;
@@ -139,7 +139,7 @@ async fn two_500s_then_success() {
     });
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &[], Utc::now());
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
     let pages = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).count();
     assert_eq!(pages, 3);
     assert_eq!(committed(&lake, "love", &today()).await.unwrap().details.works, 30);
@@ -150,7 +150,7 @@ async fn persistent_500s_give_up_naming_the_url_the_status_and_the_attempts() {
     let server = World::generated("love", 30, 5).serve_with(|_, _| Reply::status(503, "down"));
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &["--retries", "2"], Utc::now());
-    let err = format!("{:#}", fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
+    let err = format!("{:#}", fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
     assert!(err.contains(&format!("{}/subjects/love.json?limit=1000&offset=0", server.url())), "{err}");
     assert!(err.contains("503") && err.contains("after 3 attempt(s)"), "{err}");
     assert_eq!(server.requests().len(), 3);
@@ -162,7 +162,7 @@ async fn a_404_subject_is_a_clear_error_without_retries_or_manifest() {
     let server = World::generated("love", 30, 5).serve();
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "no_such_subject", &[], Utc::now());
-    let err = format!("{:#}", fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
+    let err = format!("{:#}", fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
     assert!(err.contains("no_such_subject") && err.contains("404") && err.contains("after 1 attempt(s)"), "{err}");
     assert_eq!(server.requests().len(), 1);
     assert!(committed(&lake, "no_such_subject", &today()).await.is_none());
@@ -177,7 +177,7 @@ async fn a_server_returning_the_same_page_forever_does_not_loop() {
     });
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &["--limit", "12"], Utc::now());
-    let err = format!("{:#}", fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
+    let err = format!("{:#}", fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
     assert!(err.contains("refusing to loop"), "{err}");
     assert_eq!(server.requests().len(), 2);
     assert!(committed(&lake, "love", &today()).await.is_none());
@@ -195,7 +195,7 @@ async fn an_interrupted_partition_resumes_with_only_the_missing_page() {
     lake.put(&part.clone().join("page-00001.json"), Bytes::from(page1)).await.unwrap();
 
     let settings = fetch_settings(&server.url(), &ds, "love", &[], Utc::now());
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
 
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
     assert_eq!(pages, [page_target("love", 1000, 2000)]);
@@ -220,13 +220,13 @@ async fn interrupted_author_fetches_resume_from_what_was_stored() {
     let ds = today();
     let flags = ["--concurrency", "1", "--author-batch", "5"];
     let settings = fetch_settings(&server.url(), &ds, "love", &flags, Utc::now());
-    let err = format!("{:#}", fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
+    let err = format!("{:#}", fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
     assert!(err.contains("403"), "{err}");
     assert!(committed(&lake, "love", &ds).await.is_none());
     server.clear_log();
 
     let settings = fetch_settings(&server.url(), &ds, "love", &flags, Utc::now());
-    fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
     let d = committed(&lake, "love", &ds).await.unwrap().details;
     assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.reused), (20, 10, 10));
     // No page is asked again, and no author twice: two batches of the ten left.
@@ -243,7 +243,7 @@ async fn a_second_ds_fetches_only_authors_not_cached() {
     let first_authors = first.authors.clone();
     let server = first.serve();
     let settings = fetch_settings(&server.url(), &yesterday(), "love", &[], Utc::now());
-    fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
     assert_eq!(get_many_keys(&server.targets()).len(), 30);
 
     // A day later the subject has grown: 20 more works by 10 new authors.
@@ -261,7 +261,7 @@ async fn a_second_ds_fetches_only_authors_not_cached() {
     second.authors = first_authors.iter().cloned().chain((1..=10).map(|k| format!("OL99{k}A"))).collect();
     let server = second.serve();
     let settings = fetch_settings(&server.url(), &today(), "love", &[], Utc::now());
-    fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
 
     let authors = get_many_keys(&server.targets());
     assert_eq!(authors.len(), 10, "{authors:?}");
@@ -274,7 +274,7 @@ async fn a_second_ds_fetches_only_authors_not_cached() {
     // With --author-max-age 0 nothing in the cache is fresh enough: all 40 are fetched again.
     let settings = fetch_settings(&server.url(), &today(), "love", &["--force", "--author-max-age", "0"], Utc::now());
     server.clear_log();
-    fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
     assert_eq!(get_many_keys(&server.targets()).len(), 40);
 }
 
@@ -293,16 +293,16 @@ async fn a_complete_partition_is_a_no_op_and_force_refetches() {
     let lake = memory_lake();
     let ds = today();
     let settings = fetch_settings(&server.url(), &ds, "love", &[], Utc::now());
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::Done);
     let first = committed(&lake, "love", &ds).await.unwrap();
     server.clear_log();
 
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::NothingToDo);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(), Outcome::NothingToDo);
     assert!(server.requests().is_empty());
 
     let later = Utc::now() + chrono::Duration::seconds(1);
     let forced = fetch_settings(&server.url(), &ds, "love", &["--force"], later);
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &forced).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &forced).await.unwrap(), Outcome::Done);
     let pages = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).count();
     assert_eq!(pages, 1);
     let second = committed(&lake, "love", &ds).await.unwrap();
@@ -317,11 +317,15 @@ async fn a_forced_refetch_that_finds_fewer_pages_removes_the_stale_ones() {
     let lake = memory_lake();
     let ds = today();
     let server = World::generated("love", 2500, 5).serve();
-    fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()))
-        .await
-        .unwrap();
+    fetch::fetch(
+        &lake,
+        &bookpipe::lineage::Lineage::off(),
+        &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
+    )
+    .await
+    .unwrap();
     let server = World::generated("love", 900, 5).serve();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &ds, "love", &["--force"], Utc::now()),
@@ -344,7 +348,7 @@ async fn a_missing_author_is_counted_not_fatal() {
     world.authors.remove("OL2A");
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -361,7 +365,7 @@ async fn an_old_ds_is_refused_unless_allowed() {
     let server = World::generated("love", 10, 2).serve();
     let lake = memory_lake();
     let old = "2024-05-01";
-    let err = fetch::run(
+    let err = fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), old, "love", &[], Utc::now()),
@@ -371,5 +375,5 @@ async fn an_old_ds_is_refused_unless_allowed() {
     assert_eq!(bookpipe::exit::code_for(&Err(err)), bookpipe::exit::Code::BadInput);
     assert!(server.requests().is_empty());
     let allowed = fetch_settings(&server.url(), old, "love", &["--allow-past-ds"], Utc::now());
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &allowed).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &allowed).await.unwrap(), Outcome::Done);
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bookpipe::cli::OutputFormat;
 use bookpipe::cli::flags;
-use bookpipe::commands::fetch;
 use bookpipe::exit::{Code, Outcome, code_for};
+use bookpipe::fetch;
 use bookpipe::fetch::FetchDetails;
 use bookpipe::lake::commit;
 use bookpipe::lake::{Lake, layout};
@@ -42,7 +42,7 @@ async fn a_search_failure_answered_200_is_retried_not_taken_as_the_end() {
         if at_2000 && request.attempt <= 2 { Reply::json(world.solr_failed()) } else { world.answer(request) }
     });
     let lake = memory_lake();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -63,7 +63,7 @@ async fn a_search_failure_that_lasts_fails_the_task_naming_the_url_with_nothing_
     });
     let lake = memory_lake();
     let settings = fetch_settings(&server.url(), &today(), "love", &["--retries", "2"], Utc::now());
-    let err = fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err();
+    let err = fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("offset=2000") && message.contains("after 3 attempt(s)"), "{message}");
     assert!(message.contains("work_count") && message.contains("null"), "{message}");
@@ -81,7 +81,7 @@ async fn pages_are_sorted_by_key_because_the_default_sort_shifts_under_the_pager
     assert_ne!(world.page_by_editions(1000, 0), world.page_by_editions(1000, 0));
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -102,7 +102,7 @@ async fn a_shortfall_beyond_the_tolerance_fails_and_within_it_is_recorded() {
     world.work_count = 2600;
     let server = world.serve();
     let lake = memory_lake();
-    let err = fetch::run(
+    let err = fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -123,7 +123,7 @@ async fn a_shortfall_beyond_the_tolerance_fails_and_within_it_is_recorded() {
     assert!(left.iter().all(|p| !p.contains("page-")), "{left:?}");
 
     let tolerant = fetch_settings(&server.url(), &today(), "love", &["--max-missing-ratio", "0.05"], Utc::now());
-    assert_eq!(fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &tolerant).await.unwrap(), Outcome::Done);
+    assert_eq!(fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &tolerant).await.unwrap(), Outcome::Done);
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.work_count, d.distinct_works, d.missing_works, d.max_missing_ratio), (2600, 2500, 100, 0.05));
 }
@@ -139,7 +139,7 @@ async fn a_422_is_bad_input_naming_the_flag_and_is_not_retried() {
         world.answer(request)
     });
     let lake = memory_lake();
-    let err = fetch::run(
+    let err = fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -163,7 +163,7 @@ async fn a_429_without_retry_after_or_with_zero_holds_everything_off_at_least_tw
         _ => world.answer(request),
     });
     let lake = memory_lake();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -187,7 +187,7 @@ async fn nginx_refusals_at_a_burst_are_ridden_out_with_exact_data() {
     let server = World::generated("love", 300, 60).serve_faulty(faults);
     let lake = memory_lake();
     let flags = ["--rate", "20", "--author-batch", "10", "--limit", "100"];
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now()),
@@ -207,7 +207,7 @@ async fn authors_come_in_batches_and_what_a_batch_omits_is_asked_for_alone() {
     world.authors.remove("OL2A");
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -237,7 +237,7 @@ async fn without_get_many_authors_are_fetched_one_by_one_and_it_is_said_once() {
         let server = world.serve();
         let lake = memory_lake();
         let flags = ["--author-batch", "10", "--concurrency", "1"];
-        fetch::run(
+        fetch::fetch(
             &lake,
             &bookpipe::lineage::Lineage::off(),
             &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now()),
@@ -285,7 +285,7 @@ async fn merged_authors_are_followed_to_the_person_and_a_loop_ends() -> (Lake, s
     let listed: std::collections::BTreeSet<String> = listed.into_iter().filter(|k| k != "OL8A").collect();
     let server = world.serve();
     let lake = memory_lake();
-    fetch::run(
+    fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &today(), "love", &[], Utc::now()),
@@ -317,14 +317,14 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
     let (subject, ds) = (Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &today()).unwrap());
     let transform =
         TransformSettings { partition: Partition::new(subject.clone(), ds), max_reject_ratio: 0.01, force: false };
-    bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
+    bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
     let out = tempfile::tempdir().unwrap();
     let export = ExportSettings {
         partition: Partition::new(subject.clone(), ds),
         format: bookpipe::cli::ExportFormat::Csv,
         out: out.path().to_path_buf(),
     };
-    bookpipe::commands::export::run(&lake, &bookpipe::lineage::Lineage::off(), &export).await.unwrap();
+    bookpipe::export::export(&lake, &bookpipe::lineage::Lineage::off(), &export).await.unwrap();
     let csv = |table: &str| -> Vec<Vec<String>> {
         let text = std::fs::read_to_string(out.path().join(format!("{table}.csv"))).unwrap();
         text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
@@ -361,10 +361,10 @@ async fn a_merged_author_is_one_person_in_silver_and_in_the_answers() {
         warehouse: warehouse.clone(),
         gate: Default::default(),
     };
-    bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap();
+    bookpipe::load::load(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap();
     let aggregate =
         AggregateSettings { partition: Partition::new(subject.clone(), ds), warehouse, output: OutputFormat::Json };
-    bookpipe::commands::aggregate::run(&lake, &bookpipe::lineage::Lineage::off(), &aggregate).await.unwrap();
+    bookpipe::aggregate::aggregate(&lake, &bookpipe::lineage::Lineage::off(), &aggregate).await.unwrap();
     let gold = layout::gold_csv("author_yearly_average", &Partition::new(subject.clone(), ds));
     let gold = String::from_utf8(lake.get(&gold).await.unwrap().to_vec()).unwrap();
     let totals: BTreeMap<String, String> = gold

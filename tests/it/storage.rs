@@ -82,7 +82,7 @@ async fn suite(lake: Lake) {
     lake.put(&raw.clone().join("page-00000.json"), Bytes::from(world.page(1000, 0))).await.unwrap();
     lake.put(&raw.clone().join("page-00001.json"), Bytes::from(world.page(1000, 1000))).await.unwrap();
     let server = world.serve();
-    bookpipe::commands::fetch::run(
+    bookpipe::fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
@@ -97,11 +97,11 @@ async fn suite(lake: Lake) {
         force: false,
     };
     assert_eq!(
-        bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
+        bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
         Outcome::Done
     );
     assert_eq!(
-        bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
+        bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
         Outcome::NothingToDo
     );
 }
@@ -161,7 +161,7 @@ async fn the_whole_chain_with_the_lake_on_s3_gives_the_same_silver_bytes() {
             }],
         };
         assert_eq!(
-            bookpipe::commands::run::run(lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
+            bookpipe::commands::run_chain(lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap(),
             Outcome::Done
         );
         let object = bookpipe::lake::layout::silver_object(Table::Books, &partition);

@@ -138,7 +138,7 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
     let d = bookpipe::settings::Ds::parse(flags::DS, &ds).unwrap();
     let transform =
         TransformSettings { partition: Partition::new(subject.clone(), d), max_reject_ratio: 0.01, force: false };
-    bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
+    bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
     let file = dir.path().join("password");
     std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
     let url = format!(
@@ -149,7 +149,7 @@ async fn sslmodes_against_a_server_that_takes_only_tls_and_one_without_it() {
     let load =
         LoadSettings { partition: Partition::new(subject, d), warehouse: warehouse.clone(), gate: Default::default() };
     assert_eq!(
-        bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap(),
+        bookpipe::load::load(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap(),
         bookpipe::exit::Outcome::Done
     );
     let mut wh = Warehouse::connect(&warehouse).await.unwrap();

@@ -7,7 +7,6 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Int16Type, Int32Type, Int64Type};
 use bookpipe::cli::flags;
-use bookpipe::commands::transform;
 use bookpipe::exit::{Code, Outcome, code_for};
 use bookpipe::lake::Lake;
 use bookpipe::lake::commit::{self, Manifest};
@@ -16,6 +15,7 @@ use bookpipe::settings::Partition;
 use bookpipe::settings::{Ds, ExportSettings, LakeUrl, Subject, TransformSettings};
 use bookpipe::silver::TransformDetails;
 use bookpipe::tables::Table;
+use bookpipe::transform;
 use chrono::Utc;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -71,7 +71,7 @@ async fn the_science_fiction_fixture_gives_its_books_links_and_authors() {
     let ds = today();
     let lake = science_fiction_lake(&ds).await;
     assert_eq!(
-        transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("science_fiction", &ds, 0.01, false))
+        transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("science_fiction", &ds, 0.01, false))
             .await
             .unwrap(),
         Outcome::Done
@@ -165,14 +165,14 @@ async fn the_real_author_records_become_author_rows() {
     let server = serve_page(serde_json::to_vec(&page).unwrap(), authors);
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let ds = today();
-    bookpipe::commands::fetch::run(
+    bookpipe::fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
     )
     .await
     .unwrap();
-    transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
+    transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
 
     let authors = read_table(&lake, Table::Authors, "love", &ds).await;
     assert_eq!(string(&authors, "author_key"), ["OL1A", "OL23919A", "OL4452558A"]);
@@ -214,7 +214,7 @@ async fn broken_lake(ds: &str) -> Lake {
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     // The page repeats a work (7 records, 6 works): within this tolerance of the shortfall check.
     let settings = fetch_settings(&server.url(), ds, "love", &["--max-missing-ratio", "0.2"], Utc::now());
-    bookpipe::commands::fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    bookpipe::fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
     lake
 }
 
@@ -222,7 +222,7 @@ async fn broken_lake(ds: &str) -> Lake {
 async fn broken_records_go_to_rejects_and_the_good_rows_stay() {
     let ds = today();
     let lake = broken_lake(&ds).await;
-    transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.9, false)).await.unwrap();
+    transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.9, false)).await.unwrap();
 
     let books = read_table(&lake, Table::Books, "love", &ds).await;
     assert_eq!(string(&books, "work_key"), ["OL1W", "OL5W"]);
@@ -257,7 +257,7 @@ async fn broken_records_go_to_rejects_and_the_good_rows_stay() {
 async fn above_the_reject_ratio_nothing_becomes_visible() {
     let ds = today();
     let lake = broken_lake(&ds).await;
-    let err = transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false))
+    let err = transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false))
         .await
         .unwrap_err();
     let message = format!("{err:#}");
@@ -278,20 +278,22 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
     let ds = today();
     let server = World::generated("love", 2500, 300).serve();
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
-    bookpipe::commands::fetch::run(
+    bookpipe::fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
     )
     .await
     .unwrap();
-    transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
+    transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
     let first = snapshot(&lake, "love", &ds).await;
     assert_eq!(
-        transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap(),
+        transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false))
+            .await
+            .unwrap(),
         Outcome::NothingToDo
     );
-    transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, true)).await.unwrap();
+    transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, true)).await.unwrap();
     let second = snapshot(&lake, "love", &ds).await;
     assert_eq!(first, second);
     let books = silver_manifest(&lake, Table::Books, "love", &ds).await.unwrap();
@@ -300,7 +302,7 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
 
     // The raw partition is fetched again with other data: transform redoes the partition.
     let server = World::generated("love", 900, 50).serve();
-    bookpipe::commands::fetch::run(
+    bookpipe::fetch::fetch(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &fetch_settings(&server.url(), &ds, "love", &["--force"], Utc::now()),
@@ -308,7 +310,9 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
     .await
     .unwrap();
     assert_eq!(
-        transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap(),
+        transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false))
+            .await
+            .unwrap(),
         Outcome::Done
     );
     let books = read_table(&lake, Table::Books, "love", &ds).await;
@@ -332,7 +336,7 @@ async fn snapshot(lake: &Lake, subject: &str, ds: &str) -> Vec<bytes::Bytes> {
 async fn the_schema_column_by_column_and_the_csv_round_trip() {
     let ds = today();
     let lake = science_fiction_lake(&ds).await;
-    transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("science_fiction", &ds, 0.01, false))
+    transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("science_fiction", &ds, 0.01, false))
         .await
         .unwrap();
 
@@ -365,7 +369,7 @@ async fn the_schema_column_by_column_and_the_csv_round_trip() {
         format: bookpipe::cli::ExportFormat::Csv,
         out: out.path().to_path_buf(),
     };
-    bookpipe::commands::export::run(&lake, &bookpipe::lineage::Lineage::off(), &export).await.unwrap();
+    bookpipe::export::export(&lake, &bookpipe::lineage::Lineage::off(), &export).await.unwrap();
     for table in bookpipe::export::EXPORTED {
         let file = std::fs::File::open(out.path().join(format!("{}.csv", table.name()))).unwrap();
         let reader = arrow::csv::ReaderBuilder::new(table.schema()).with_header(true).build(file).unwrap();
@@ -383,9 +387,10 @@ async fn the_schema_column_by_column_and_the_csv_round_trip() {
 #[tokio::test]
 async fn a_missing_raw_partition_says_to_run_fetch_first() {
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
-    let err = transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", "2024-05-01", 0.01, false))
-        .await
-        .unwrap_err();
+    let err =
+        transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", "2024-05-01", 0.01, false))
+            .await
+            .unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("run `bookpipe fetch --ds 2024-05-01 --subject love` first"), "{message}");
     assert_eq!(code_for(&Err(err)), Code::MissingInput);
@@ -401,7 +406,7 @@ async fn a_raw_page_changed_after_fetch_is_refused_by_its_checksum() {
     ))
     .join("page-00000.json");
     lake.put(&page, bytes::Bytes::from_static(br#"{"works": []}"#)).await.unwrap();
-    let err = transform::run(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.9, false))
+    let err = transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.9, false))
         .await
         .unwrap_err();
     let message = format!("{err:#}");

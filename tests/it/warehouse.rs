@@ -38,11 +38,11 @@ async fn transform(lake: &Lake, subject_: &str, ds_: &str) {
         max_reject_ratio: 0.01,
         force: false,
     };
-    bookpipe::commands::transform::run(lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
+    bookpipe::transform::transform(lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap();
 }
 
 async fn load(lake: &Lake, url: &WarehouseUrl, subject_: &str, ds_: &str) -> anyhow::Result<Outcome> {
-    bookpipe::commands::load::run(
+    bookpipe::load::load(
         lake,
         &bookpipe::lineage::Lineage::off(),
         &LoadSettings {
@@ -60,7 +60,7 @@ async fn aggregate(lake: &Lake, url: &WarehouseUrl, subject_: &str, ds_: &str) -
         warehouse: url.clone(),
         output: OutputFormat::Auto,
     };
-    bookpipe::commands::aggregate::run(lake, &bookpipe::lineage::Lineage::off(), &settings).await
+    bookpipe::aggregate::aggregate(lake, &bookpipe::lineage::Lineage::off(), &settings).await
 }
 
 async fn counts(url: &WarehouseUrl, subject_: &str, ds_: &str) -> [i64; 3] {
@@ -243,7 +243,7 @@ async fn gold_numbers(url: WarehouseUrl) -> HashMap<&'static str, Vec<Vec<String
         {"key": "/works/OL3W", "title": "Also undated", "authors": [{"key": "/authors/OL2A", "name": "Bob"}]}]});
     let server = serve_page(serde_json::to_vec(&page).unwrap(), HashMap::new());
     let fetch = crate::support::fetch_settings(&server.url(), &d, "love", &[], chrono::Utc::now());
-    bookpipe::commands::fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &fetch).await.unwrap();
+    bookpipe::fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &fetch).await.unwrap();
     transform(&lake, "love", &d).await;
     load(&lake, &url, "love", &d).await.unwrap();
     aggregate(&lake, &url, "love", &d).await.unwrap();
@@ -295,11 +295,11 @@ async fn redshift_refuses_a_lake_that_is_not_on_s3_before_connecting() {
     let lake = science_fiction_lake(&d).await;
     let partition = Partition::new(subject("science_fiction"), ds(&d));
     let transform = TransformSettings { partition: partition.clone(), max_reject_ratio: 0.01, force: false };
-    bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
+    bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
     // Port 9 of 127.0.0.1: nothing listens, so a connection attempt would fail differently.
     let url = "redshift://loader@127.0.0.1:9/books?iam_role=arn:aws:iam::123456789012:role/bookpipe-redshift-copy";
     let warehouse = WarehouseUrl::parse(url, None, &bookpipe::settings::PgEnv::default()).unwrap();
-    let result = bookpipe::commands::load::run(
+    let result = bookpipe::load::load(
         &lake,
         &bookpipe::lineage::Lineage::off(),
         &LoadSettings { partition, warehouse, gate: Default::default() },

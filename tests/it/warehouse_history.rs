@@ -152,13 +152,13 @@ async fn a_version_1_postgres_warehouse_is_partitioned_without_losing_a_row() {
         max_reject_ratio: 0.01,
         force: false,
     };
-    bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
+    bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap();
     let load = bookpipe::settings::LoadSettings {
         partition: Partition::new(subject, ds),
         warehouse,
         gate: Default::default(),
     };
-    bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap();
+    bookpipe::load::load(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap();
     let partition = format!("SELECT count(*) FROM books_d{}", today.replace('-', ""));
     let in_partition: i64 = client.query_one(&partition, &[]).await.unwrap().get(0);
     assert_eq!(in_partition, 12);
@@ -177,7 +177,7 @@ async fn silver_of_an_older_layout_is_rebuilt_by_transform_and_refused_by_load()
     let transform =
         TransformSettings { partition: Partition::new(subject.clone(), ds), max_reject_ratio: 0.01, force: false };
     assert_eq!(
-        bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap(),
+        bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap(),
         Outcome::Done
     );
     // As the first layout wrote them: no `layout` in the manifests.
@@ -195,16 +195,13 @@ async fn silver_of_an_older_layout_is_rebuilt_by_transform_and_refused_by_load()
         WarehouseUrl::parse(&format!("duckdb:{}", dir.path().join("w.duckdb").display()), None, &Default::default())
             .unwrap();
     let load = LoadSettings { partition: Partition::new(subject.clone(), ds), warehouse, gate: Default::default() };
-    let refused = bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap_err();
+    let refused = bookpipe::load::load(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap_err();
     assert!(format!("{refused:#}").contains("older bookpipe"), "{refused:#}");
     assert_eq!(code_for(&Err(refused)), Code::MissingInput);
     // transform sees the partition is not current and rebuilds it; then it loads.
     assert_eq!(
-        bookpipe::commands::transform::run(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap(),
+        bookpipe::transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &transform).await.unwrap(),
         Outcome::Done
     );
-    assert_eq!(
-        bookpipe::commands::load::run(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap(),
-        Outcome::Done
-    );
+    assert_eq!(bookpipe::load::load(&lake, &bookpipe::lineage::Lineage::off(), &load).await.unwrap(), Outcome::Done);
 }

@@ -142,6 +142,6 @@ pub async fn science_fiction_lake(ds: &str) -> Lake {
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let fetch =
         fetch_settings(&server.url(), ds, "science_fiction", &["--limit", "12", "--max-works", "12"], Utc::now());
-    bookpipe::commands::fetch::run(&lake, &bookpipe::lineage::Lineage::off(), &fetch).await.unwrap();
+    bookpipe::fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &fetch).await.unwrap();
     lake
 }
