@@ -1,7 +1,7 @@
 //! The gold contract: the layout version and manifest record of a gold partition (what `aggregate`
-//! writes and `status` reads), and the gold tables' rows as Rust values, read from their Arrow
-//! batches (the schemas of [`crate::warehouse::GOLD`]): what `aggregate`'s summary and the report's
-//! page are made of.
+//! writes and `status` reads), and the gold tables' rows as Rust values, one type per table read,
+//! from their Arrow batches (the schemas of [`crate::warehouse::Gold`]): what `aggregate`'s summary
+//! and the report's page are made of, so that neither names a table by its position.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};

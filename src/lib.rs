@@ -15,13 +15,16 @@
 //!   [`tables`] (the explicit schemas) and [`sorted`] (sorted, deterministic Parquet in bounded
 //!   memory); [`silver`] is the contract between it and its readers; [`export`] writes silver as
 //!   CSV;
-//! - [`load`] puts silver into the [`warehouse`] (DuckDB or PostgreSQL) once [`quality`], the gate,
-//!   found the day plausible against the subject's history; [`aggregate`] computes the
-//!   three answers there and writes them to the gold zone ([`gold`] reads their rows back);
-//!   [`report`] turns them into a page;
+//! - [`load`] puts silver into the [`warehouse`] (DuckDB, PostgreSQL or Redshift, each engine
+//!   holding only what differs, every SQL text in [`warehouse::sql`] or `sql/`) once [`quality`],
+//!   the gate, found the day plausible against the subject's history; [`aggregate`] computes the
+//!   three answers there ([`warehouse::Gold`], by name) and writes them to the gold zone ([`gold`]
+//!   reads their rows back, one type per table); [`report`] turns them into a page;
 //! - [`status`] reads how far every partition of a range got, stage by stage;
-//! - [`commands`] is the command layer: one file per command, `run` chains the five tasks; each
-//!   task's run is announced by [`lineage`] as OpenLineage events (what it read and wrote).
+//! - each command has one home: the task's own module (`fetch::fetch`, `load::load`, ...) or
+//!   [`status`]; [`task`] is what every task's run shares (its span, its error context, its
+//!   OpenLineage events through [`lineage`]); [`commands`] dispatches the command line and chains
+//!   the five tasks for `run`.
 //!
 //! No task imports another: they meet only in the lake's layout, the silver contract and the
 //! warehouse. [`logging`] sets up tracing; [`allocator`] tunes glibc's malloc.

@@ -338,7 +338,7 @@ impl ReportSettings {
     }
 }
 
-/// Everything `run` needs: each subject's four tasks, each with settings built for that subject.
+/// Everything `run` needs: each subject's five tasks, each with settings built for that subject.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub subjects: Vec<SubjectRun>,

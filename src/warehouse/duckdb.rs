@@ -18,13 +18,12 @@ use std::time::{Duration, Instant};
 use ::duckdb::types::Value;
 use ::duckdb::{Connection, params, params_from_iter};
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
 use futures::TryStreamExt;
 
 use super::error::WarehouseError;
 use super::slice::{Batches, LOADED, LoadCounts, with_slice_columns};
 use super::sql;
-use super::{Dialect, Param};
+use super::{Dialect, Param, Query};
 use crate::settings::Partition;
 use crate::tables::Table;
 
@@ -115,13 +114,8 @@ impl DuckDb {
         .await
     }
 
-    pub async fn query(
-        &mut self,
-        what: &str,
-        sql: &str,
-        params: &[Param<'_>],
-        schema: &SchemaRef,
-    ) -> Result<RecordBatch, WarehouseError> {
+    pub async fn query(&mut self, query: Query<'_>) -> Result<RecordBatch, WarehouseError> {
+        let Query { what, sql, params, schema } = query;
         let (sql, values) = (sql.to_string(), values(params));
         let batches = self
             .blocking(what, move |conn| {

@@ -40,6 +40,14 @@ pub enum Warehouse {
     Redshift(redshift::Redshift),
 }
 
+/// A query: its text and parameters, the schema its rows are read as, and what it reads (for errors).
+pub struct Query<'a> {
+    pub what: &'a str,
+    pub sql: &'a str,
+    pub params: &'a [Param<'a>],
+    pub schema: &'a SchemaRef,
+}
+
 /// A statement's parameter, as each engine binds it.
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
@@ -149,10 +157,11 @@ impl Warehouse {
         params: &[Param<'_>],
         schema: &SchemaRef,
     ) -> Result<RecordBatch, WarehouseError> {
+        let query = Query { what, sql, params, schema };
         match self {
-            Warehouse::DuckDb(db) => db.query(what, sql, params, schema).await,
+            Warehouse::DuckDb(db) => db.query(query).await,
             Warehouse::Postgres(postgres::Postgres { wire }) | Warehouse::Redshift(redshift::Redshift { wire, .. }) => {
-                wire.query(what, sql, params, schema).await
+                wire.query(query).await
             }
         }
     }
@@ -245,7 +254,7 @@ impl Warehouse {
         silver: &[SilverTable],
     ) -> Result<LoadCounts, WarehouseError> {
         if let Warehouse::Redshift(db) = self {
-            return db.replace_slice(lake, slice, silver).await;
+            return db.replace_slice(slice, &slice::s3_uris(lake, silver)?).await;
         }
         let mut tables = Vec::with_capacity(silver.len());
         for table in silver {

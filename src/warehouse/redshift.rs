@@ -10,11 +10,10 @@
 //! [`super::sql`], and pinned by a test.
 
 use super::error::WarehouseError;
-use super::slice::{LOADED, LoadCounts, SilverTable};
+use super::slice::{LOADED, LoadCounts};
 use super::sql;
 use super::wire::{Wire, pg_err};
 use super::{Dialect, Lock};
-use crate::lake::Lake;
 use crate::settings::{Partition, RedshiftTarget};
 use crate::tables::Table;
 
@@ -76,24 +75,18 @@ impl Redshift {
         Ok(Self { wire: Wire::connect(&target.pg).await?, iam_role: target.iam_role.clone() })
     }
 
-    /// Replaces the slice: Redshift's COPY reads the silver objects from the S3 lake
-    /// ([`load_steps`]), in one transaction with the `loads` record.
+    /// Replaces the slice: Redshift's COPY reads the silver objects from the S3 lake, `uris` each
+    /// table's ([`load_steps`]), in one transaction with the `loads` record.
     pub async fn replace_slice(
         &mut self,
-        lake: &Lake,
         slice: &Partition,
-        silver: &[SilverTable],
+        uris: &[(Table, Vec<String>)],
     ) -> Result<LoadCounts, WarehouseError> {
-        let mut uris = Vec::with_capacity(silver.len());
-        for table in silver {
-            let located: Option<Vec<String>> = table.objects.iter().map(|(path, _)| lake.s3_uri(path)).collect();
-            uris.push((table.table, located.ok_or_else(|| WarehouseError::LakeNotOnS3 { lake: lake.url().into() })?));
-        }
         let url = self.wire.url.clone();
         let (subject, date) = (slice.subject.as_str(), slice.ds.date());
         let tx = self.wire.client.transaction().await.map_err(pg_err(&url, "loading"))?;
         let mut counts = LoadCounts::default();
-        for step in load_steps(&uris, &self.iam_role) {
+        for step in load_steps(uris, &self.iam_role) {
             let context =
                 || format!("loading ({})", step.sql().split_whitespace().take(3).collect::<Vec<_>>().join(" "));
             match &step {

@@ -1,5 +1,5 @@
-//! A `(subject, ds)` slice as both engines load it: which silver tables, as what stream, counted
-//! how, with the slice's columns in front.
+//! A `(subject, ds)` slice as the engines load it: which silver tables, as what stream (DuckDB,
+//! PostgreSQL) or which S3 objects (Redshift), counted how, with the slice's columns in front.
 
 use std::sync::Arc;
 
@@ -34,6 +34,19 @@ pub async fn batches(lake: &Lake, silver: &SilverTable) -> Result<Batches, Wareh
         streams.push(stream.map_err(move |source| WarehouseError::Parquet { path: named.clone(), source }));
     }
     Ok(futures::stream::iter(streams).flatten().boxed())
+}
+
+/// Each silver table's committed objects as S3 URIs, which Redshift's COPY reads itself.
+pub fn s3_uris(lake: &Lake, silver: &[SilverTable]) -> Result<Vec<(Table, Vec<String>)>, WarehouseError> {
+    let on_s3 = |table: &SilverTable| -> Option<Vec<String>> {
+        table.objects.iter().map(|(path, _)| lake.s3_uri(path)).collect()
+    };
+    silver
+        .iter()
+        .map(|table| {
+            Ok((table.table, on_s3(table).ok_or_else(|| WarehouseError::LakeNotOnS3 { lake: lake.url().into() })?))
+        })
+        .collect()
 }
 
 /// The silver tables `load` puts into the warehouse, in the order it loads them.

@@ -8,9 +8,9 @@ use arrow::datatypes::{DataType, SchemaRef};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
-use super::Param;
 use super::error::WarehouseError;
 use super::sql;
+use super::{Param, Query};
 use crate::settings::PgTarget;
 
 /// A connection to a server, named by its redacted URL.
@@ -56,13 +56,8 @@ impl Wire {
         self.client.execute(sql, &values(params)).await.map_err(pg_err(&self.url, context))
     }
 
-    pub async fn query(
-        &mut self,
-        what: &str,
-        sql: &str,
-        params: &[Param<'_>],
-        schema: &SchemaRef,
-    ) -> Result<RecordBatch, WarehouseError> {
+    pub async fn query(&mut self, query: Query<'_>) -> Result<RecordBatch, WarehouseError> {
+        let Query { what, sql, params, schema } = query;
         let rows = self.client.query(sql, &values(params)).await.map_err(pg_err(&self.url, what))?;
         rows_to_batch(schema, &rows)
             .map_err(|source| WarehouseError::Arrow { context: format!("reading {what}"), source })
