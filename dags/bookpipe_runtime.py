@@ -81,7 +81,7 @@ LINEAGE_TEMPLATES = {
     "OPENLINEAGE_PARENT_ID": _GUARDED.format(m=_MACROS, fn="lineage_parent_id"),
     "OPENLINEAGE_ROOT_PARENT_ID": _GUARDED.format(m=_MACROS, fn="lineage_root_parent_id"),
     "OPENLINEAGE_NAMESPACE": (
-        "{{{{ {m}.lineage_job_namespace() if macros is defined and {m} is defined else 'default' }}}}".format(m=_MACROS)
+        f"{{{{ {_MACROS}.lineage_job_namespace() if macros is defined and {_MACROS} is defined else 'default' }}}}"
     ),
 }
 # The receiver the scheduler's environment names, passed on as it is (never an API key: that belongs

@@ -51,6 +51,7 @@ import duckdb
 import pytest
 
 from fake_openlibrary import FakeOpenLibrary
+from lineage_receiver import LineageReceiver, problems
 
 DAG_ID = "bookpipe_openlibrary"
 DAGS = Path(os.environ.get("BOOKPIPE_TEST_DAGS_FOLDER") or Path(__file__).resolve().parents[1])
@@ -225,7 +226,8 @@ class Airflow:
 
     def runs(self, run_type: str) -> list[dict]:
         runs = self.get(f"/dags/{DAG_ID}/dagRuns?run_type={run_type}&limit=100")["dag_runs"]
-        return sorted(runs, key=lambda run: run["logical_date"])
+        # A run without a logical date (triggered with `logical_date: null`) sorts by its run_after.
+        return sorted(runs, key=lambda run: run["logical_date"] or run["run_after"])
 
     def settle(self, parsed_after: datetime.datetime | None = None) -> list[dict]:
         """The scheduler's own runs once every one has finished and its next run is planned past
@@ -385,7 +387,10 @@ def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, t
     yesterday = today - DAY
     days = [today - datetime.timedelta(days=n) for n in (4, 3, 2)]
     lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    with FakeOpenLibrary() as api:
+    with FakeOpenLibrary() as api, LineageReceiver() as receiver:
+        # Airflow's OpenLineage provider and, through the DAG, every bookpipe task send their events
+        # to one receiver, as they would to Marquez.
+        lineage_env = {"OPENLINEAGE_URL": receiver.url, "OPENLINEAGE_NAMESPACE": "bookpipe-test"}
         bookpipe_env = {
             "BOOKPIPE_RUNTIME": "local",
             "BOOKPIPE_BINARY": binary,
@@ -407,7 +412,9 @@ def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, t
         home = tmp_path / "airflow"
         home.mkdir()
         start = datetime.datetime.combine(today, datetime.time.fromisoformat(clock), tzinfo=datetime.UTC)
-        airflow = Airflow(home, bookpipe_env, round((start - datetime.datetime.now(datetime.UTC)).total_seconds()))
+        airflow = Airflow(
+            home, {**bookpipe_env, **lineage_env}, round((start - datetime.datetime.now(datetime.UTC)).total_seconds())
+        )
         try:
             airflow.wait(
                 "the scheduler to be healthy",
@@ -440,8 +447,10 @@ def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, t
             expect_scheduled(airflow, scheduled, sixes)
             assert utc(airflow.get(f"/dags/{DAG_ID}")["next_dagrun_run_after"]) == latest_six(now) + DAY
             driven = time.monotonic() - settled
+            ran = steps_that_ran(airflow)
         finally:
             airflow.stop()
+        check_lineage(receiver.received(), ran)
         # Open Library was asked for exactly what the runs that fetched (and the backfill's raw
         # partitions, earlier) needed: one page each.
         fetched = [*["science_fiction"] * len(days), "mystery", "horror"]
@@ -457,6 +466,55 @@ def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, t
         f"{[f'{six:%Y-%m-%d %H:%M}' for six in sixes]}; {ready - started:.1f}s to a healthy scheduler, "
         f"{settled - ready:.1f}s for its own runs, {driven:.1f}s for the rest, {time.monotonic() - started:.1f}s"
     )
+
+
+def steps_that_ran(airflow: Airflow) -> int:
+    """How many bookpipe steps (task instances of the subject group) ran, in every run."""
+    return sum(
+        ti["state"] in ("success", "failed", "skipped") and task_id.startswith("subject.")
+        for kind in ("scheduled", "manual", "backfill")
+        for run in airflow.runs(kind)
+        for (task_id, _), ti in airflow.task_instances(run["dag_run_id"]).items()
+    )
+
+
+def check_lineage(events: list[dict], ran: int) -> None:
+    """Every bookpipe task that ran sent a START and a COMPLETE or FAIL, valid OpenLineage, whose
+    parent is the run of its Airflow task instance as Airflow's own OpenLineage provider announced
+    it (same run ID, job `bookpipe_openlibrary.subject.<step>`), with the DAG run as the root; and
+    Airflow's `aggregate` events name the gold Assets as the very datasets bookpipe wrote."""
+    ours = [e for e in events if e["producer"].startswith("https://github.com/bookpipe/")]
+    airflow = [e for e in events if e not in ours]
+    for event in ours:
+        assert problems(event) == [], (event["eventType"], event["job"]["name"], problems(event))
+    tasks = {e["run"]["runId"]: e["job"]["name"] for e in airflow if e["job"]["name"].startswith(f"{DAG_ID}.subject.")}
+    dag_runs = {e["run"]["runId"] for e in airflow if e["job"]["name"] == DAG_ID}
+    runs: dict[str, list[str]] = {}
+    for event in ours:
+        runs.setdefault(event["run"]["runId"], []).append(event["eventType"])
+        step = event["job"]["name"].removeprefix(f"{DAG_ID}.")
+        parent = event["run"]["facets"]["parent"]
+        assert parent["job"] == {"namespace": "bookpipe-test", "name": f"{DAG_ID}.subject.{step}"}, event
+        assert event["job"]["namespace"] == "bookpipe-test"
+        assert tasks.get(parent["run"]["runId"]) == parent["job"]["name"], (parent, "not an Airflow task's run")
+        assert parent["root"]["job"]["name"] == DAG_ID and parent["root"]["run"]["runId"] in dag_runs, parent
+    assert all(kinds in (["START", "COMPLETE"], ["START", "FAIL"]) for kinds in runs.values()), runs
+    # One bookpipe run per task instance that ran (a skip is bookpipe's exit 3: it ran too).
+    assert len(runs) == ran, (len(runs), ran)
+    assert sum(kinds[-1] == "FAIL" for kinds in runs.values()) == 1, "the refused fetch"
+    written = {
+        (o["namespace"], o["name"])
+        for e in ours
+        if e["job"]["name"] == f"{DAG_ID}.aggregate" and e["eventType"] == "COMPLETE"
+        for o in e["outputs"]
+    }
+    declared = {
+        (o["namespace"], o["name"])
+        for e in airflow
+        if e["job"]["name"] == f"{DAG_ID}.subject.aggregate" and e["eventType"] == "COMPLETE"
+        for o in e.get("outputs", [])
+    }
+    assert len(declared) == 3 and declared <= written, (declared, written)
 
 
 def check_the_slices_and_reports(lake, warehouse, slices: list[tuple[str, datetime.date]]) -> None:
