@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 
 pub use error::WarehouseError;
 pub use slice::{Batches, LOADED, LoadCounts, SilverTable, batches, with_slice_columns};
-pub use sql::{Answers, Gold, MIGRATIONS, Migration};
+pub use sql::{Gold, MIGRATIONS, Migration};
 
 use crate::lake::Lake;
 use crate::settings::{Ds, Partition, WarehouseUrl};
@@ -38,6 +38,30 @@ pub enum Warehouse {
     DuckDb(duckdb::DuckDb),
     Postgres(postgres::Postgres),
     Redshift(redshift::Redshift),
+}
+
+/// The three answers of one slice, each gold table's rows by name.
+#[derive(Debug, Clone)]
+pub struct Answers {
+    pub author_books_per_year: RecordBatch,
+    pub author_yearly_average: RecordBatch,
+    pub books_per_year: RecordBatch,
+}
+
+impl Answers {
+    /// The rows of `gold`.
+    pub fn get(&self, gold: Gold) -> &RecordBatch {
+        match gold {
+            Gold::AuthorBooksPerYear => &self.author_books_per_year,
+            Gold::AuthorYearlyAverage => &self.author_yearly_average,
+            Gold::BooksPerYear => &self.books_per_year,
+        }
+    }
+
+    /// Every table with its rows, in [`Gold::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (Gold, &RecordBatch)> {
+        Gold::ALL.into_iter().map(|gold| (gold, self.get(gold)))
+    }
 }
 
 /// A query: its text and parameters, the schema its rows are read as, and what it reads (for errors).

@@ -174,30 +174,6 @@ impl Gold {
     }
 }
 
-/// The three answers of one slice, each gold table's rows by name.
-#[derive(Debug, Clone)]
-pub struct Answers {
-    pub author_books_per_year: RecordBatch,
-    pub author_yearly_average: RecordBatch,
-    pub books_per_year: RecordBatch,
-}
-
-impl Answers {
-    /// The rows of `gold`.
-    pub fn get(&self, gold: Gold) -> &RecordBatch {
-        match gold {
-            Gold::AuthorBooksPerYear => &self.author_books_per_year,
-            Gold::AuthorYearlyAverage => &self.author_yearly_average,
-            Gold::BooksPerYear => &self.books_per_year,
-        }
-    }
-
-    /// Every table with its rows, in [`Gold::ALL`]'s order.
-    pub fn iter(&self) -> impl Iterator<Item = (Gold, &RecordBatch)> {
-        Gold::ALL.into_iter().map(|gold| (gold, self.get(gold)))
-    }
-}
-
 /// An engine's batches as one batch of exactly `schema` (columns cast to its types), sorted by
 /// `order_by`: both engines then give the same rows in the same order and types.
 pub fn conform(
