@@ -40,6 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checks import gold_matches_silver, warehouse_matches_silver  # noqa: E402
 from history import history, history_table  # noqa: E402
 
 from fake_api import FakeOpenLibrary  # noqa: E402
@@ -226,10 +227,9 @@ class Bench:
         ]
         duckdb = self.measure(ingest, None, lambda: remove(theirs))
         self.run_bookpipe("load", lake, "--warehouse", f"duckdb:{ours}")
-        counts = [duckdb_counts(path) for path in (ours, theirs)]
-        if counts[0] != counts[1]:
-            sys.exit(f"DuckDB ingest loaded {counts[1]} rows, bookpipe {counts[0]}")
-        rows = sum(counts[0].values())
+        warehouse_matches_silver("bookpipe load (DuckDB)", ours, silver(lake), SUBJECT, DS)
+        warehouse_matches_silver("DuckDB read_parquet", theirs, silver(lake), SUBJECT, DS)
+        rows = sum(duckdb_counts(ours).values())
         return [
             {"works": works, "rows": rows, "engine": "DuckDB", "tool": "bookpipe load", **bookpipe},
             {"works": works, "rows": rows, "engine": "DuckDB", "tool": "DuckDB read_parquet", **duckdb},
@@ -246,11 +246,10 @@ class Bench:
         for table in TABLES:
             copies += ["-c", f"\\copy {table} ({columns[table]}) FROM '{csv / table}.csv' CSV HEADER"]
         psql = self.measure(pg.psql_command("bench", ["-1", *copies]), None, truncate)
-        counts = pg.counts("bench", TABLES)
+        warehouse_matches_silver("psql \\copy", (pg, "bench"), silver(lake), SUBJECT, DS)
         self.run_bookpipe("load", lake, "--warehouse", url)
-        if counts != pg.counts("bench", TABLES):
-            sys.exit(f"psql loaded {counts} rows, bookpipe {pg.counts('bench', TABLES)}")
-        rows = sum(counts.values())
+        warehouse_matches_silver("bookpipe load (PostgreSQL)", (pg, "bench"), silver(lake), SUBJECT, DS)
+        rows = sum(pg.counts("bench", TABLES).values())
         return [
             {"works": works, "rows": rows, "engine": "PostgreSQL", "tool": "bookpipe load", **bookpipe},
             {"works": works, "rows": rows, "engine": "PostgreSQL", "tool": "psql \\copy (CSV)", **psql},
@@ -259,7 +258,9 @@ class Bench:
     def aggregate(self, lake: Path, works: int, engine: str, url: str) -> list[dict]:
         log(f"aggregate {works:,} works on {engine}")
         command = self.bookpipe("aggregate", lake, "--warehouse", url, "--output", "json")
-        return [{"works": works, "engine": engine, **self.measure(command, quiet_env())}]
+        measured = self.measure(command, quiet_env())
+        gold_matches_silver(f"bookpipe aggregate ({engine})", lake, SUBJECT, DS)
+        return [{"works": works, "engine": engine, **measured}]
 
     # -- the whole job ---------------------------------------------------------------------------
 

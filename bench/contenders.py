@@ -534,8 +534,8 @@ def dlt_job(api_url, subject, db, out):
         f"""
         CREATE TEMP TABLE people AS
         WITH RECURSIVE chain(listed, current, depth) AS (
-            SELECT DISTINCT regexp_extract(key, '^/authors/(OL[0-9]+A)$', 1), regexp_extract(key, '^/authors/(OL[0-9]+A)$', 1), 0
-            FROM works__authors
+            SELECT DISTINCT k, k, 0
+            FROM (SELECT regexp_extract(key, '^/authors/(OL[0-9]+A)$', 1) AS k FROM works__authors)
             UNION ALL
             SELECT c.listed, r.target, c.depth + 1 FROM chain c JOIN redirects r ON r.author_key = c.current
             WHERE c.depth < {MAX_CHAIN}
