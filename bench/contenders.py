@@ -29,6 +29,7 @@ import json
 import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 RAW = "raw/openlibrary/subjects/subject={subject}/ds={ds}"
 
@@ -388,13 +389,17 @@ def polars_transform(lake, subject, ds, out):
             "authors": pl.List(author_ref),
         }
     )
+
+    # Pages parsed on every core: polars' read_json of one document is single-threaded, and it
+    # releases the GIL, so a thread pool reads several at once (map keeps the pages' order).
+    def read_page(numbered):
+        n, page = numbered
+        return pl.read_json(page, schema={"works": pl.List(work)}).with_columns(page=pl.lit(n))
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        frames = list(pool.map(read_page, enumerate(pages)))
     works = (
-        pl.concat(
-            [
-                pl.read_json(page, schema={"works": pl.List(work)}).with_columns(page=pl.lit(n))
-                for n, page in enumerate(pages)
-            ]
-        )
+        pl.concat(frames)
         .explode("works")
         .unnest("works")
         .with_row_index("seen")
