@@ -9,6 +9,7 @@
 //! engines give the same rows in the same order.
 
 pub mod duckdb;
+mod duckdb_scan;
 mod error;
 pub mod postgres;
 pub mod redshift;
