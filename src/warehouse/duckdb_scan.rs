@@ -64,7 +64,14 @@ impl RawDatabase {
         let raw = Self { db };
         // SAFETY: `db` is open and outlives the connection: DuckDb drops its Connection first.
         let conn = unsafe { Connection::open_from_raw(raw.db) }?;
-        conn.execute_batch(&format!("ATTACH {} AS {WAREHOUSE}; USE {WAREHOUSE};", quoted(&path.to_string_lossy())))?;
+        // Spills go beside the file, as they would for a file opened directly (an in-memory
+        // instance would spill into `.tmp` in the working directory).
+        let file = path.to_string_lossy();
+        conn.execute_batch(&format!(
+            "ATTACH {} AS {WAREHOUSE}; USE {WAREHOUSE}; SET temp_directory = {};",
+            quoted(&file),
+            quoted(&format!("{file}.tmp"))
+        ))?;
         Ok((raw, conn))
     }
 
