@@ -10,6 +10,7 @@ use bookpipe::fetch::FetchDetails;
 use bookpipe::lake::Lake;
 use bookpipe::lake::commit;
 use bookpipe::lake::layout::{self, silver_object};
+use bookpipe::lineage::Lineage;
 use bookpipe::settings::{Ds, LakeUrl, Partition, Subject, TransformSettings};
 use bookpipe::tables::Table;
 use chrono::Utc;
@@ -32,7 +33,7 @@ async fn fetched_and_transformed(mode: GetMany) -> (FetchDetails, Vec<bytes::Byt
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     // The same fetch time for both: it is in the object names, which silver does not carry.
     let now = Utc::now();
-    fetch::run(&lake, &fetch_settings(&server.url(), &today(), "love", &[], now)).await.unwrap();
+    fetch::run(&lake, &Lineage::off(), &fetch_settings(&server.url(), &today(), "love", &[], now)).await.unwrap();
     let partition =
         Partition::new(Subject::parse(flags::SUBJECT, "love").unwrap(), Ds::parse(flags::DS, &today()).unwrap());
     let details = commit::read::<FetchDetails>(&lake, &layout::raw_subject_partition(&partition))
@@ -42,7 +43,7 @@ async fn fetched_and_transformed(mode: GetMany) -> (FetchDetails, Vec<bytes::Byt
         .manifest
         .details;
     let settings = TransformSettings { partition: partition.clone(), max_reject_ratio: 0.01, force: false };
-    transform::run(&lake, &settings).await.unwrap();
+    transform::run(&lake, &Lineage::off(), &settings).await.unwrap();
     let mut silver = vec![];
     for table in Table::ALL {
         silver.push(lake.get(&silver_object(table, &partition)).await.unwrap());
