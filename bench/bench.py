@@ -154,7 +154,7 @@ class Bench:
         sources = [
             ROOT / "tests/it/support/synth.rs",
             ROOT / "examples/generate_raw.rs",
-            *sorted((ROOT / "tests/fixtures").iterdir()),
+            *sorted(path for path in (ROOT / "tests/fixtures").iterdir() if path.is_file()),
         ]
         digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
         lake = self.work / (f"lake-{works}" if authors == default else f"lake-{works}-{authors}")
