@@ -9,7 +9,7 @@ peak memory exactly as it measures bookpipe's:
     contenders.py polars-transform LAKE SUBJECT DS OUT    the same with polars (read_json with a pinned
                                                          schema, explode/unnest, write_parquet zstd;
                                                          author records parsed with json)
-    contenders.py dlt-job API_URL SUBJECT DB OUT          the whole job with dlt: works through its
+    contenders.py dlt-job API_URL SUBJECT DB OUT          (bench/dlt_job.py) the whole job with dlt: works through its
                                                          REST API source, authors through a parallel
                                                          transformer, into DuckDB; then the three
                                                          answers in SQL, as JSON in OUT
@@ -29,21 +29,21 @@ import json
 import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 RAW = "raw/openlibrary/subjects/subject={subject}/ds={ds}"
 
 
 def raw_inputs(lake, subject, ds):
-    """The page paths, and (author key, record path) for every author record the raw manifest lists.
-    The generator stores one record per object, as fetch does when get_many is unavailable."""
+    """The page paths, and (author key, object path, batch) for every author record the raw manifest
+    lists: `batch` says the object is a stored /api/get_many answer holding the record as
+    `result["/authors/<key>"]`; otherwise the object is the record (fetch's fallback path)."""
     partition = os.path.join(lake, RAW.format(subject=subject, ds=ds))
     with open(os.path.join(partition, "_manifest.json")) as f:
         manifest = json.load(f)
     pages = [os.path.join(lake, o["path"]) for o in manifest["objects"] if re.search(r"/page-\d+\.json$", o["path"])]
     records = manifest["details"]["author_records"]
-    if any(r.get("batch") for r in records):
-        sys.exit("the contenders read one author record per object; this partition holds get_many batches")
-    authors = [(r["key"], os.path.join(lake, r["path"])) for r in records]
+    authors = [(r["key"], os.path.join(lake, r["path"]), bool(r.get("batch"))) for r in records]
     return pages, authors
 
 
@@ -60,6 +60,17 @@ AUTHOR_COLUMNS = {
     "bio": "JSON",
     "remote_ids": "STRUCT(wikidata VARCHAR, viaf VARCHAR, isni VARCHAR)",
     "type": "STRUCT(key VARCHAR)",
+    "location": "VARCHAR",
+}
+# The same fields as a from_json structure, for the records inside get_many answers.
+AUTHOR_STRUCTURE = {
+    "key": "VARCHAR",
+    "name": "VARCHAR",
+    "birth_date": "VARCHAR",
+    "death_date": "VARCHAR",
+    "bio": "JSON",
+    "remote_ids": {"wikidata": "VARCHAR", "viaf": "VARCHAR", "isni": "VARCHAR"},
+    "type": {"key": "VARCHAR"},
     "location": "VARCHAR",
 }
 # Redirect chains longer than this are loops: their keys stay as listed (as bookpipe does).
@@ -111,20 +122,50 @@ def duckdb_transform(lake, subject, ds, out):
         """
     )
     birth, death = YEAR.format("birth_date"), YEAR.format("death_date")
-    keys, paths = [key for key, _ in authors], [path for _, path in authors]
+    # Author records: the entries of the stored get_many answers (one read_json of every batch,
+    # `result` as a map, each entry typed by from_json with the same structure) and the single
+    # records of fetch's fallback path (one read_json of those files); either joined to the keys the
+    # manifest says each object holds.
+    singles = [(key, path) for key, path, batch in authors if not batch]
+    batched = [(key, path) for key, path, batch in authors if batch]
+    structure = json.dumps(AUTHOR_STRUCTURE)
+    sources = []
+    if batched:
+        sources.append(
+            f"""
+            SELECT f.author_key, from_json(e.value, '{structure}') AS r
+            FROM (SELECT filename, unnest(map_entries(result)) AS e
+                  FROM read_json(?, columns = {{'result': 'MAP(VARCHAR, JSON)'}}, filename = true,
+                                 maximum_object_size = 268435456)) b
+            JOIN (SELECT unnest(?::VARCHAR[]) AS author_key, unnest(?::VARCHAR[]) AS filename) f
+              ON f.filename = b.filename AND e.key = '/authors/' || f.author_key
+            """
+        )
+    if singles:
+        sources.append(
+            f"""
+            SELECT f.author_key, struct_pack({", ".join(f"{c} := r.{c}" for c in AUTHOR_STRUCTURE)}) AS r
+            FROM read_json(?, columns = {AUTHOR_COLUMNS!r}, filename = true) r
+            JOIN (SELECT unnest(?::VARCHAR[]) AS author_key, unnest(?::VARCHAR[]) AS filename) f USING (filename)
+            """
+        )
+    parameters = []
+    for part in (batched, singles):
+        if part:
+            unique = sorted({path for _, path in part})
+            parameters += [unique, [key for key, _ in part], [path for _, path in part]]
     con.execute(
         f"""
         CREATE TEMP TABLE records AS
-        SELECT f.author_key, name, nullif(trim(birth_date), '') AS birth_date,
-               nullif(trim(death_date), '') AS death_date,
-               CASE WHEN json_type(bio) = 'VARCHAR' THEN bio ->> '$' ELSE bio ->> '$.value' END AS bio,
-               remote_ids.wikidata AS wikidata, remote_ids.viaf AS viaf, remote_ids.isni AS isni,
-               coalesce(type.key = '/type/redirect', false) AS redirect,
-               regexp_extract(location, '^/authors/(OL[0-9]+A)$', 1) AS location
-        FROM read_json(?, columns = {AUTHOR_COLUMNS!r}, filename = true) r
-        JOIN (SELECT unnest(?::VARCHAR[]) AS author_key, unnest(?::VARCHAR[]) AS filename) f USING (filename)
+        SELECT author_key, r.name AS name, nullif(trim(r.birth_date), '') AS birth_date,
+               nullif(trim(r.death_date), '') AS death_date,
+               CASE WHEN json_type(r.bio) = 'VARCHAR' THEN r.bio ->> '$' ELSE r.bio ->> '$.value' END AS bio,
+               r.remote_ids.wikidata AS wikidata, r.remote_ids.viaf AS viaf, r.remote_ids.isni AS isni,
+               coalesce(r.type.key = '/type/redirect', false) AS redirect,
+               regexp_extract(r.location, '^/authors/(OL[0-9]+A)$', 1) AS location
+        FROM ({" UNION ALL ".join(sources) or "SELECT NULL AS author_key, NULL AS r WHERE false"})
         """,
-        [paths, keys, paths],
+        parameters,
     )
     # Merged authors: every listed key to the person its redirects lead to.
     con.execute(
@@ -203,11 +244,19 @@ def strip_key(raw, prefix, kind):
 
 def read_author_records(authors):
     """Every author record by key, and a function from a listed key to the person its redirects
-    lead to (a loop keeps the key as listed)."""
-    records = {}
-    for author_key, path in authors:
-        with open(path, "rb") as f:
-            records[author_key] = json.load(f)
+    lead to (a loop keeps the key as listed). A batch object is read and parsed once for all the
+    records it holds."""
+    records, batches = {}, {}
+    for author_key, path, batch in authors:
+        if batch:
+            if path not in batches:
+                with open(path, "rb") as f:
+                    batches[path] = json.load(f)["result"]
+            records[author_key] = batches[path][f"/authors/{author_key}"]
+        else:
+            with open(path, "rb") as f:
+                records[author_key] = json.load(f)
+    batches.clear()
     redirects = {}
     for author_key, record in records.items():
         if (record.get("type") or {}).get("key") == "/type/redirect":
@@ -340,13 +389,17 @@ def polars_transform(lake, subject, ds, out):
             "authors": pl.List(author_ref),
         }
     )
+
+    # Pages parsed on every core: polars' read_json of one document is single-threaded, and it
+    # releases the GIL, so a thread pool reads several at once (map keeps the pages' order).
+    def read_page(numbered):
+        n, page = numbered
+        return pl.read_json(page, schema={"works": pl.List(work)}).with_columns(page=pl.lit(n))
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        frames = list(pool.map(read_page, enumerate(pages)))
     works = (
-        pl.concat(
-            [
-                pl.read_json(page, schema={"works": pl.List(work)}).with_columns(page=pl.lit(n))
-                for n, page in enumerate(pages)
-            ]
-        )
+        pl.concat(frames)
         .explode("works")
         .unnest("works")
         .with_row_index("seen")
@@ -405,104 +458,10 @@ def polars_transform(lake, subject, ds, out):
 
 
 def dlt_job(api_url, subject, db, out):
-    """The whole job with dlt: the subject's works through its REST API source (offset paginator),
-    their authors through a parallel transformer asking /api/get_many for 100 keys at a time, both
-    into DuckDB; then the three answers in SQL, written as JSON to `out`."""
-    import threading
+    """The whole job with dlt (bench/dlt_job.py, imported here so the other commands never load dlt)."""
+    from dlt_job import dlt_job as run
 
-    import dlt
-    from dlt.sources.helpers import requests
-    from dlt.sources.rest_api import rest_api_resources
-
-    works = rest_api_resources(
-        {
-            "client": {"base_url": f"{api_url}/"},
-            "resource_defaults": {"write_disposition": "replace"},
-            "resources": [
-                {
-                    "name": "works",
-                    "endpoint": {
-                        "path": f"subjects/{subject}.json",
-                        "params": {"sort": "key"},
-                        "data_selector": "works",
-                        "paginator": {
-                            "type": "offset",
-                            "limit": 1000,
-                            "offset_param": "offset",
-                            "limit_param": "limit",
-                            "total_path": "work_count",
-                        },
-                    },
-                }
-            ],
-        }
-    )[0]
-    seen, lock = set(), threading.Lock()
-
-    @dlt.transformer(data_from=works, write_disposition="replace", parallelized=True)
-    def authors(page):
-        with lock:
-            keys = sorted({a["key"] for w in page for a in w.get("authors") or []} - seen)
-            seen.update(keys)
-        for start in range(0, len(keys), 100):
-            batch = keys[start : start + 100]
-            answer = requests.get(f"{api_url}/api/get_many", params={"keys": json.dumps(batch)})
-            answer.raise_for_status()
-            yield list(answer.json()["result"].values())
-
-    pipeline = dlt.pipeline(
-        pipeline_name="openlibrary",
-        destination=dlt.destinations.duckdb(db),
-        dataset_name="openlibrary",
-        pipelines_dir=os.path.join(os.path.dirname(out), "dlt-pipelines"),
-    )
-    pipeline.run([works, authors])
-
-    import duckdb
-
-    con = duckdb.connect(db)
-    con.execute("SET schema = 'openlibrary'")
-    con.execute(
-        """
-        CREATE TEMP TABLE links AS
-        SELECT DISTINCT regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1) AS author_key,
-               regexp_extract(w.key, '^/works/(OL[0-9]+W)$', 1) AS work_key,
-               CASE WHEN w.first_publish_year BETWEEN 1 AND 2100 THEN CAST(w.first_publish_year AS INTEGER) END AS year
-        FROM works w JOIN works__authors a ON a._dlt_parent_id = w._dlt_id
-        """
-    )
-    con.execute(
-        """
-        CREATE TEMP TABLE names AS
-        SELECT regexp_extract(key, '^/authors/(OL[0-9]+A)$', 1) AS author_key, any_value(name) AS author_name
-        FROM authors GROUP BY 1
-        """
-    )
-    answers = {
-        "author_books_per_year": """
-            SELECT l.author_key, n.author_name, l.year, count(DISTINCT l.work_key) AS books
-            FROM links l LEFT JOIN names n USING (author_key) WHERE l.year IS NOT NULL
-            GROUP BY ALL ORDER BY l.author_key, l.year""",
-        "author_yearly_average": """
-            SELECT l.author_key, n.author_name, count(*) AS total_books, count(l.year) AS dated_books,
-                   min(l.year) AS first_year, max(l.year) AS last_year, count(DISTINCT l.year) AS active_years,
-                   CASE WHEN count(l.year) > 0 THEN count(l.year) / count(DISTINCT l.year) END
-                       AS avg_books_per_active_year,
-                   CASE WHEN count(l.year) > 0 THEN count(l.year) / (max(l.year) - min(l.year) + 1) END
-                       AS avg_books_per_career_year
-            FROM links l LEFT JOIN names n USING (author_key)
-            GROUP BY l.author_key, n.author_name ORDER BY l.author_key""",
-        "books_per_year": """
-            SELECT CAST(w.first_publish_year AS INTEGER) AS year,
-                   count(DISTINCT regexp_extract(w.key, '^/works/(OL[0-9]+W)$', 1)) AS books,
-                   count(DISTINCT regexp_extract(a.key, '^/authors/(OL[0-9]+A)$', 1)) AS authors
-            FROM works w LEFT JOIN works__authors a ON a._dlt_parent_id = w._dlt_id
-            WHERE w.first_publish_year BETWEEN 1 AND 2100
-            GROUP BY 1 ORDER BY 1""",
-    }
-    result = {name: con.execute(sql).fetchall() for name, sql in answers.items()}
-    with open(out, "w") as f:
-        json.dump(result, f)
+    run(api_url, subject, db, out)
 
 
 def duckdb_ingest(db, migrations, subject, ds, silver):

@@ -4,7 +4,9 @@ holds ever more slices. A slice's load (delete the slice, insert it, record it) 
 not grow with the history the tables hold.
 
 Day n is the generated raw partition of bench.DS copied under the n-th consecutive ds, then
-transformed; each engine's warehouse starts empty and takes the days in order. Each load and
+transformed; each engine's warehouse starts empty and takes the days in order. After the last day,
+its slice of the warehouse is checked against silver and its gold tables against an independent
+query (bench/checks.py), row for row. Each load and
 aggregate is timed once (a single run of a 0.2 s task varies by ±50 % here); the median of the
 first third of the days (at most 10) is compared with the median of as many last days."""
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import datetime
 import shutil
 import statistics
+
+from checks import gold_matches_silver, warehouse_matches_silver
 
 
 def history(bench, postgres, days: int, works: int, harness) -> list[dict]:
@@ -47,6 +51,10 @@ def history(bench, postgres, days: int, works: int, harness) -> list[dict]:
                 command = [str(bench.bin), task, "--lake", str(lake), "--subject", subject, "--ds", day]
                 command += ["--warehouse", url]
                 walls.append(timed(command, quiet_env())["wall"])
+        # The last day's slice and answers, row for row (each day's input is the same partition).
+        target = bench.work / "history.duckdb" if engine == "DuckDB" else (postgres, "history")
+        warehouse_matches_silver(f"history, {engine}", target, lake / "silver", subject, dates[-1])
+        gold_matches_silver(f"history, {engine}", lake, subject, dates[-1])
         window = max(1, min(10, days // 3))
         for task, walls in times.items():
             first, last_days = statistics.median(walls[:window]), statistics.median(walls[-window:])

@@ -10,6 +10,7 @@
 //! keys and binary digests, ~140 bytes an author). Pages and author records are read a few at a
 //! time, so what is in flight is bounded, whatever the size of the subject.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::error::TransformError;
@@ -233,13 +235,15 @@ fn parse_authors(chunk: Vec<RawAuthors>) -> anyhow::Result<(Vec<ParsedAuthor>, I
             }
             continue;
         }
-        // A get_many answer: each author's record is its entry in `result`.
-        let mut result =
+        // A get_many answer: each author's record is its entry in `result`, parsed once: the
+        // entries are borrowed from the body as raw JSON text and each is parsed straight into a
+        // row (not into a `Value` first, then written out and parsed again).
+        let result =
             batch_result(&body).map_err(|reason| TransformError::BadBatch { path: path.to_string(), reason })?;
         for key in object.keys {
             let source = format!("{path}#/authors/{key}");
-            let record = match result.remove(&format!("/authors/{key}")) {
-                Some(record) => parse_author(record.to_string().as_bytes(), &source, &mut issues),
+            let record = match result.get(format!("/authors/{key}").as_str()) {
+                Some(record) => parse_author(record.get().as_bytes(), &source, &mut issues),
                 None => AuthorRecord::Rejected(records::Reject {
                     source,
                     position: None,
@@ -263,13 +267,23 @@ fn parse_author(body: &[u8], source: &str, issues: &mut Issues) -> AuthorRecord 
     }
 }
 
+/// The entries of a stored get_many answer's `result`, by key, as the JSON text of each record
+/// (borrowed from `body`). A key written with escapes is unescaped, hence `Cow`; a key given twice
+/// keeps its last entry, as a `serde_json::Value` object would.
+type BatchEntries<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
+
 /// The `result` of a stored get_many answer.
-fn batch_result(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let mut answer: serde_json::Value = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
-    match answer.get_mut("result").map(serde_json::Value::take) {
-        Some(serde_json::Value::Object(result)) => Ok(result),
-        _ => Err("no \"result\" object".into()),
+fn batch_result(body: &[u8]) -> Result<BatchEntries<'_>, String> {
+    #[derive(Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        result: Option<&'a RawValue>,
     }
+    #[derive(Deserialize)]
+    struct Entries<'a>(#[serde(borrow)] BatchEntries<'a>);
+    let answer: Answer<'_> = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
+    let result = answer.result.ok_or_else(|| "no \"result\" object".to_string())?;
+    serde_json::from_str::<Entries<'_>>(result.get()).map(|e| e.0).map_err(|_| "no \"result\" object".into())
 }
 
 fn is_page(path: &str) -> bool {

@@ -2,9 +2,9 @@
 //! answers, reads) is in [`super`]; here is how DuckDB executes a statement, opens its file and
 //! bulk-loads a slice.
 //!
-//! DuckDB's API is blocking, so every call runs on a blocking thread; loads stream Arrow batches to
-//! that thread through a small channel (bounded memory) and append them with DuckDB's Arrow
-//! appender inside one transaction, which commits only when every table arrived.
+//! DuckDB's API is blocking, so every call runs on a blocking thread; loads stream Arrow batches
+//! through a small channel (bounded memory) into DuckDB's parallel Arrow scan inside one
+//! transaction, which commits only when every table arrived ([`super::duckdb_scan`]).
 //!
 //! DuckDB lets one process at a time open a file, readers included: a second process fails at once
 //! with "Could not set lock on file". Parallel subjects (the DAG's mapped tasks, `run` beside a
@@ -16,12 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ::duckdb::types::Value;
-use ::duckdb::{Connection, params, params_from_iter};
+use ::duckdb::{Connection, params_from_iter};
 use arrow::array::RecordBatch;
 use futures::TryStreamExt;
 
+use super::duckdb_scan::{ChannelReader, Feed, RawConnection, RawDatabase, ScanView};
 use super::error::WarehouseError;
-use super::slice::{Batches, LOADED, LoadCounts, with_slice_columns};
+use super::slice::{Batches, LOADED, LoadCounts};
 use super::sql;
 use super::{Dialect, Param, Query};
 use crate::settings::Partition;
@@ -37,14 +38,10 @@ pub const DIALECT: Dialect = Dialect {
 };
 
 pub struct DuckDb {
+    // Dropped in this order: the crate's connection before the database it was made on.
     conn: Arc<Mutex<Connection>>,
+    raw: Arc<RawDatabase>,
     path: String,
-}
-
-/// What the loader thread is sent: batches, then `Commit` once every table has been read.
-enum Message {
-    Batch(Table, RecordBatch),
-    Commit,
 }
 
 impl DuckDb {
@@ -77,7 +74,8 @@ impl DuckDb {
             },
             source,
         })?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: display })
+        let (raw, conn) = conn;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), raw: Arc::new(raw), path: display })
     }
 
     /// Runs `f` on a blocking thread with the connection; errors carry the file and `context`.
@@ -126,72 +124,45 @@ impl DuckDb {
         sql::conform(what, schema, &[], &batches)
     }
 
+    /// Replaces the slice in one transaction on a connection of its own: the slice deleted, each
+    /// table's batches inserted by DuckDB's parallel Arrow scan as the async side streams them from
+    /// the lake, the load recorded, then the commit (a failure anywhere rolls every table back).
     pub async fn replace_slice(
         &mut self,
         slice: &Partition,
         tables: Vec<(Table, Batches)>,
     ) -> Result<LoadCounts, WarehouseError> {
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Message>(4);
-        let slice = slice.clone();
-        let writer = self.blocking("loading", move |conn| {
-            let (subject_text, ds_text) = (slice.subject.to_string(), slice.ds.to_string());
-            let tx = conn.transaction().map_err(db)?;
-            for table in LOADED.iter().map(|t| t.name()).chain(["loads"]) {
-                tx.execute(&sql::delete_slice(table), params![subject_text, ds_text]).map_err(db)?;
+        let mut senders = Vec::with_capacity(tables.len());
+        let mut readers = Vec::with_capacity(tables.len());
+        for (table, _) in &tables {
+            let (sender, receiver) = tokio::sync::mpsc::channel::<Feed>(4);
+            senders.push(sender);
+            readers.push((*table, ChannelReader::new(table.schema(), receiver)));
+        }
+        let (raw, slice) = (self.raw.clone(), slice.clone());
+        let writer = self.blocking("loading", move |_conn| {
+            let (subject, ds) = (slice.subject.to_string(), slice.ds.to_string());
+            let con = raw.connect().map_err(scan_error)?;
+            let mut views = Vec::with_capacity(readers.len());
+            for (table, reader) in readers {
+                views.push((table, con.scan_view(table.name(), reader).map_err(scan_error)?));
             }
-            let (counts, committed) = {
-                let mut counts = LoadCounts::default();
-                let mut appender: Option<(Table, ::duckdb::Appender<'_>)> = None;
-                let mut committed = false;
-                while let Some(message) = receiver.blocking_recv() {
-                    let (table, batch) = match message {
-                        Message::Batch(table, batch) => (table, batch),
-                        Message::Commit => {
-                            committed = true;
-                            break;
-                        }
-                    };
-                    if appender.as_ref().map(|(t, _)| *t) != Some(table) {
-                        if let Some((_, mut done)) = appender.take() {
-                            done.flush().map_err(db)?;
-                        }
-                        appender = Some((table, tx.appender(table.name()).map_err(db)?));
-                    }
-                    let rows = batch.num_rows() as u64;
-                    let batch = with_slice_columns(&batch, &slice).map_err(|source| WarehouseError::Arrow {
-                        context: format!("loading {}", table.name()),
-                        source,
-                    })?;
-                    let (_, app) = appender.as_mut().expect("set above");
-                    app.append_record_batch(batch).map_err(db)?;
-                    *counts.get_mut(table) += rows;
-                }
-                if let Some((_, mut done)) = appender.take() {
-                    done.flush().map_err(db)?;
-                }
-                (counts, committed)
-            };
-            if !committed {
-                // The reading side failed: dropping the transaction rolls every table back.
-                return Err(WarehouseError::Worker("the load was abandoned before all tables were read".into()));
+            let loaded = load_slice(&con, (&subject, &ds), &views);
+            if loaded.is_err() {
+                let _ = con.execute(sql::ROLLBACK);
             }
-            tx.execute(
-                sql::RECORD_LOAD,
-                params![subject_text, ds_text, counts.books, counts.authors, counts.book_authors],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)?;
-            Ok(counts)
+            con.drop_views(views.into_iter().map(|(_, view)| view).collect());
+            loaded
         });
         let reader = async move {
-            for (table, mut batches) in tables {
+            for ((_, mut batches), sender) in tables.into_iter().zip(senders) {
                 while let Some(batch) = batches.try_next().await? {
-                    if sender.send(Message::Batch(table, batch)).await.is_err() {
+                    if sender.send(Feed::Batch(batch)).await.is_err() {
                         return Ok(()); // The writer stopped; its error is the one to report.
                     }
                 }
+                let _ = sender.send(Feed::End).await;
             }
-            let _ = sender.send(Message::Commit).await;
             Ok::<(), WarehouseError>(())
         };
         let (written, read) = tokio::join!(writer, reader);
@@ -200,14 +171,35 @@ impl DuckDb {
     }
 }
 
+/// The load's transaction on `con`: the slice deleted from every table and `loads`, each table
+/// inserted from its scan view, the load recorded, then the commit.
+fn load_slice(
+    con: &RawConnection,
+    slice: (&str, &str),
+    views: &[(Table, ScanView)],
+) -> Result<LoadCounts, WarehouseError> {
+    con.execute(sql::BEGIN).map_err(scan_error)?;
+    for table in LOADED.iter().map(|t| t.name()).chain(["loads"]) {
+        con.execute(&sql::duckdb_delete_slice(table, slice)).map_err(scan_error)?;
+    }
+    let mut counts = LoadCounts::default();
+    for (table, view) in views {
+        *counts.get_mut(*table) = con.insert_from(table.name(), slice, view).map_err(scan_error)?;
+    }
+    con.execute(&sql::duckdb_record_load(slice, counts.books, counts.authors, counts.book_authors))
+        .map_err(scan_error)?;
+    con.execute(sql::COMMIT).map_err(scan_error)?;
+    Ok(counts)
+}
+
 /// Opens the file, retrying while another process holds its lock (with a log line when it starts
 /// to wait, and one when it got the file), until `timeout`; also returns how long it waited, if it did.
-fn open_waiting(path: &Path, timeout: Duration) -> (::duckdb::Result<Connection>, Option<Duration>) {
+fn open_waiting(path: &Path, timeout: Duration) -> (::duckdb::Result<(RawDatabase, Connection)>, Option<Duration>) {
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     let mut waiting = false;
     loop {
-        match Connection::open(path) {
+        match RawDatabase::open(path) {
             Err(err) if is_lock_conflict(&err) && started.elapsed() < timeout => {
                 if !waiting {
                     tracing::info!(
@@ -270,6 +262,11 @@ fn values(params: &[Param<'_>]) -> Vec<Value> {
             Param::BigInt(int) => Value::BigInt(int),
         })
         .collect()
+}
+
+/// A failure of the C API's load connection, as a DuckDB error (its message is DuckDB's).
+fn scan_error(message: String) -> WarehouseError {
+    db(::duckdb::Error::DuckDBFailure(::duckdb::ffi::Error::new(::duckdb::ffi::DuckDBError), Some(message)))
 }
 
 /// A DuckDB error; [`DuckDb::blocking`] fills in the file and the context.

@@ -6,12 +6,13 @@
 //! answers, counting and reading, all as statements of [`sql`] sent through four primitives (a
 //! batch of statements, a statement with parameters, a query into Arrow, and a transaction around
 //! them). An engine's file holds only what differs: how it connects and executes, how it bulk-loads
-//! a slice (Arrow appends into DuckDB, binary `COPY` into PostgreSQL, `COPY` from S3 into Redshift)
+//! a slice (DuckDB's parallel Arrow scan, binary `COPY` into PostgreSQL, `COPY` from S3 into Redshift)
 //! and how it serialises writers ([`Dialect`]). Results come back as Arrow batches with the
 //! explicit schemas the caller names, sorted in Rust where order matters, so every engine gives the
 //! same rows in the same order.
 
 pub mod duckdb;
+mod duckdb_scan;
 mod error;
 pub mod postgres;
 pub mod redshift;

@@ -251,6 +251,56 @@ pub const REPORT_CHANGES: &str = include_str!("../../sql/report/changes.sql");
 /// Every query the report sends (the Redshift statements test parses them too).
 pub const REPORT_QUERIES: [&str; 3] = [REPORT_HEADLINE, REPORT_PREVIOUS, REPORT_CHANGES];
 
+/// DuckDB: the catalog the warehouse file is attached under (the instance itself is in memory:
+/// [`super::duckdb_scan`] says why).
+pub const DUCKDB_WAREHOUSE: &str = "warehouse";
+
+/// DuckDB: attaches the file `file` as [`DUCKDB_WAREHOUSE`], makes it the default, and spills
+/// beside it (an in-memory instance would spill into `.tmp` in the working directory).
+pub fn duckdb_attach(file: &str) -> String {
+    format!(
+        "ATTACH {} AS {DUCKDB_WAREHOUSE}; USE {DUCKDB_WAREHOUSE}; SET temp_directory = {};",
+        duckdb_literal(file),
+        duckdb_literal(&format!("{file}.tmp"))
+    )
+}
+
+/// DuckDB, on the load's own connection (C API, no parameters): deletes the slice of `table`.
+pub fn duckdb_delete_slice(table: &str, (subject, ds): (&str, &str)) -> String {
+    assert!(is_identifier(table), "table names are identifiers");
+    let (subject, ds) = (duckdb_literal(subject), duckdb_literal(ds));
+    format!("DELETE FROM {DUCKDB_WAREHOUSE}.{table} WHERE subject = {subject} AND ds = CAST({ds} AS DATE)")
+}
+
+/// DuckDB, on the load's own connection: every row of the scan view `view` into the slice of `table`.
+pub fn duckdb_insert_scanned(table: &str, (subject, ds): (&str, &str), columns: &[String], view: &str) -> String {
+    let list = columns.join(", ");
+    format!(
+        "INSERT INTO {DUCKDB_WAREHOUSE}.{table} (subject, ds, {list}) SELECT {}, CAST({} AS DATE), {list} FROM {view}",
+        duckdb_literal(subject),
+        duckdb_literal(ds)
+    )
+}
+
+/// DuckDB, on the load's own connection: records a load of `books`, `authors` and `links` rows.
+pub fn duckdb_record_load((subject, ds): (&str, &str), books: u64, authors: u64, links: u64) -> String {
+    let (subject, ds) = (duckdb_literal(subject), duckdb_literal(ds));
+    format!(
+        "INSERT INTO {DUCKDB_WAREHOUSE}.loads VALUES ({subject}, CAST({ds} AS DATE), {books}, {authors}, {links}, current_timestamp)"
+    )
+}
+
+/// DuckDB: drops a scan view.
+pub fn duckdb_drop_view(view: &str) -> String {
+    format!("DROP VIEW IF EXISTS {view}")
+}
+
+/// A DuckDB string literal (the subject is a slug and ds a date, but quoting never relies on that;
+/// DuckDB reads no backslash escapes, so only quotes are doubled).
+pub fn duckdb_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// DuckDB: writes a new file's header (a file created empty is one DuckDB refuses to open).
 pub const DUCKDB_CHECKPOINT: &str = "CHECKPOINT";
 

@@ -140,10 +140,21 @@ impl World {
             }
         }
         works.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
+        // A record is its own object (fetch's fallback path) or an entry of a stored get_many
+        // answer (`"batch": true`), read once per batch.
         let mut records = BTreeMap::new();
+        let mut batches: BTreeMap<String, Value> = BTreeMap::new();
         for record in listed(&manifest["details"]["author_records"]) {
             let (key, path) = (record["key"].as_str().unwrap_or_default(), record["path"].as_str().unwrap_or_default());
-            records.insert(key.to_string(), std::fs::read(lake.join(path))?);
+            let body = if record["batch"].as_bool() == Some(true) {
+                if !batches.contains_key(path) {
+                    batches.insert(path.to_string(), read(path)?);
+                }
+                batches[path]["result"][format!("/authors/{key}")].to_string().into_bytes()
+            } else {
+                std::fs::read(lake.join(path))?
+            };
+            records.insert(key.to_string(), body);
         }
         let mut world = Self::new(subject, works, records);
         world.work_count = work_count.unwrap_or(0);

@@ -9,6 +9,7 @@ mod fetch_rules;
 mod gate;
 mod lineage;
 mod multipart;
+mod raw_batches;
 mod refusals;
 mod report;
 mod secrets;

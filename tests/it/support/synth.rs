@@ -101,6 +101,26 @@ pub fn author(key: &str) -> Vec<u8> {
     serde_json::to_vec(&record).expect("JSON values serialise")
 }
 
+/// The record Open Library answers for a merged author: a `200` redirect to the person's key.
+pub fn redirect(key: &str, target: &str) -> Value {
+    json!({
+        "key": format!("/authors/{key}"),
+        "type": {"key": "/type/redirect"},
+        "location": format!("/authors/{target}"),
+        "revision": 2,
+        "latest_revision": 2,
+        "created": {"type": "/type/datetime", "value": "2008-04-01T03:28:50.625462"},
+        "last_modified": {"type": "/type/datetime", "value": "2021-10-12T15:41:09.108395"}
+    })
+}
+
+/// A `/api/get_many` answer holding `records` (`(author key, record)`), as the server sends it.
+pub fn get_many(records: &[(String, Value)]) -> Vec<u8> {
+    let result: serde_json::Map<String, Value> =
+        records.iter().map(|(key, record)| (format!("/authors/{key}"), record.clone())).collect();
+    serde_json::to_vec(&json!({"status": "ok", "result": result})).expect("JSON values serialise")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

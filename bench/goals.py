@@ -1,0 +1,81 @@
+"""The goals table that ends every benchmark run: each goal of docs/benchmarks.md against the
+figures of this run, met or not, and where not, why (the profiles in docs/benchmarks.md, summarised)
+and what would meet it. A goal whose section or size was not run says so."""
+
+from __future__ import annotations
+
+# Why each unmet goal stands where it does, and what would reach it (docs/benchmarks.md has the
+# profiles these summarise). Printed beside a goal only when this run's figure misses it.
+WHY = {
+    "transform": "bookpipe uses ~1.4 CPU-s per 100k works on 2 cores (perf: serde_json scanning the 92 % of "
+    "each page no table needs ~19 %, the sha256 of every raw byte ~15 %, malloc ~12 %), so 3x a polars that "
+    "parses pages on both cores needs that CPU halved: a SIMD JSON scanner, not a schedule, is the next step",
+    "load": "both now scan in parallel inside DuckDB (bookpipe through duckdb_arrow_scan); the rest is "
+    "arrow-rs decoding the Parquet on the async side, which read_parquet does inside DuckDB's own threads "
+    "(the bundled DuckDB has no Parquet extension)",
+    "aggregate": "three sorts of ~2 M (author, work, year) text-key links (EXPLAIN ANALYZE: 2.4 + 3.6 + 2.0 s at 1M); "
+    "integer surrogate keys, or the distinct links computed once per slice, need a schema migration",
+    "job": "100x dlt's ~425 s at 50,000 works needs bookpipe's whole run (fetch of 50 pages one after the "
+    "other, as each page says whether there is another; transform; load; aggregate; report) in ~4.25 s",
+}
+
+
+def goals(transform: list[dict], load: list[dict], aggregate: list[dict], jobs: list[dict]) -> list[list[str]]:
+    """Each goal of docs/benchmarks.md against this run's figures: met, not met (with why), or not
+    measured in this run."""
+    found = []
+
+    def goal(name: str, kind: str, checks: list[tuple[bool, str]]) -> None:
+        if not checks:
+            found.append([name, "not measured in this run", ""])
+            return
+        met = all(ok for ok, _ in checks)
+        figures = "; ".join(text for _, text in checks)
+        found.append([name, f"{'**met**' if met else '**not met**'}: {figures}", "" if met else WHY[kind]])
+
+    by = lambda rows, tool: {r["works"]: r for r in rows if r["tool"] == tool}  # noqa: E731
+    ours, polars = by(transform, "bookpipe"), by(transform, "polars")
+    sizes = [w for w in sorted(polars) if w >= 100_000 and w in ours]
+    speed = [
+        (polars[w]["wall"] / ours[w]["wall"] >= 3, f"{polars[w]['wall'] / ours[w]['wall']:.1f}x at {w:,}")
+        for w in sizes
+    ]
+    goal("transform ≥ 3x polars at 100k and 1M works", "transform", speed)
+    memory = [
+        (
+            ours[w]["rss_mb"] <= polars[w]["rss_mb"] / 2,
+            f"{ours[w]['rss_mb']:,.0f} vs {polars[w]['rss_mb']:,.0f} MB at {w:,}",
+        )
+        for w in sizes
+    ]
+    goal("transform peak memory ≤ ½ of polars'", "transform", memory)
+    duck = [r for r in load if r["engine"] == "DuckDB"]
+    mine, theirs = by(duck, "bookpipe load"), by(duck, "DuckDB read_parquet")
+    ratios = [
+        (theirs[w]["wall"] / mine[w]["wall"] >= 1.0, f"{theirs[w]['wall'] / mine[w]['wall']:.2f}x at {w:,}")
+        for w in sorted(mine)
+        if w >= 1_000_000 and w in theirs
+    ]
+    goal("DuckDB load ≥ 1.0x DuckDB's own read_parquet at 1M works", "load", ratios)
+    pg = [
+        (r["wall"] <= 6.0, f"{r['wall']:.2f} s")
+        for r in aggregate
+        if r["engine"] == "PostgreSQL" and r["works"] >= 1_000_000
+    ]
+    goal("PostgreSQL aggregate ≤ 6 s at 1M works", "aggregate", pg)
+    ours_job, dlt = by(jobs, "bookpipe"), by(jobs, "dlt")
+    job = [
+        (
+            dlt[w]["wall"] / ours_job[w]["wall"] >= 100,
+            f"{dlt[w]['wall'] / ours_job[w]['wall']:.1f}x at {w:,} "
+            f"({ours_job[w]['requests']} vs {dlt[w]['requests']} requests)",
+        )
+        for w in sorted(ours_job)
+        if w >= 50_000 and w in dlt
+    ]
+    goal("whole job ≥ 100x dlt at 50,000 works, answers equal", "job", job)
+    return found
+
+
+def goals_table(rows: list[list[str]], markdown) -> str:
+    return markdown("goals", ["<goal", "<result", "<why, where not met"], rows)
