@@ -13,8 +13,11 @@ WHY = {
     "load": "both now scan in parallel inside DuckDB (bookpipe through duckdb_arrow_scan); the rest is "
     "arrow-rs decoding the Parquet on the async side, which read_parquet does inside DuckDB's own threads "
     "(the bundled DuckDB has no Parquet extension)",
-    "aggregate": "three sorts of ~2 M (author, work, year) text-key links (EXPLAIN ANALYZE: 2.4 + 3.6 + 2.0 s at 1M); "
-    "integer surrogate keys, or the distinct links computed once per slice, need a schema migration",
+    "aggregate": "three sorts of ~2 M (author, work, year) text-key links; measured by hand at 1M (psql, same "
+    "server): the three INSERT ... SELECTs take 6.3 + 6.4 + 3.6 s because PostgreSQL plans an INSERT without "
+    "parallel workers, the same SELECTs alone 3.3 + 4.0 + 1.2 s on both cores (SELECT, then COPY the answers in: "
+    "~9.5 s); the distinct links computed once per slice in a temp table: 9.1 s, 5.4 of them the text-key "
+    "join + DISTINCT itself; so <= 6 s needs integer surrogate keys (a schema migration)",
     "job": "100x dlt's ~425 s at 50,000 works needs bookpipe's whole run (fetch of 50 pages one after the "
     "other, as each page says whether there is another; transform; load; aggregate; report) in ~4.25 s",
 }
