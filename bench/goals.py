@@ -18,8 +18,9 @@ WHY = {
     "parallel workers, the same SELECTs alone 3.3 + 4.0 + 1.2 s on both cores (SELECT, then COPY the answers in: "
     "~9.5 s); the distinct links computed once per slice in a temp table: 9.1 s, 5.4 of them the text-key "
     "join + DISTINCT itself; so <= 6 s needs integer surrogate keys (a schema migration)",
-    "job": "100x dlt's ~425 s at 50,000 works needs bookpipe's whole run (fetch of 50 pages one after the "
-    "other, as each page says whether there is another; transform; load; aggregate; report) in ~4.25 s",
+    "job": "bookpipe's whole run must take a hundredth of dlt's: its pages are fetched one after the other "
+    "(each page says whether there is another), then transform, load, aggregate and the report; fetching the "
+    "pages after the first concurrently (work_count gives every offset) is the next step",
 }
 
 

@@ -207,16 +207,7 @@ impl World {
     /// The body the server holds for `key`: a redirect record for a merged author.
     fn body(&self, key: &str) -> Option<Vec<u8>> {
         if let Some(target) = self.redirects.get(key) {
-            let record = json!({
-                "key": format!("/authors/{key}"),
-                "type": {"key": "/type/redirect"},
-                "location": format!("/authors/{target}"),
-                "revision": 2,
-                "latest_revision": 2,
-                "created": {"type": "/type/datetime", "value": "2008-04-01T03:28:50.625462"},
-                "last_modified": {"type": "/type/datetime", "value": "2021-10-12T15:41:09.108395"}
-            });
-            return Some(record.to_string().into_bytes());
+            return Some(synth::redirect(key, target).to_string().into_bytes());
         }
         if !self.authors.contains(key) {
             return None;

@@ -165,13 +165,7 @@ async fn the_real_author_records_become_author_rows() {
     let server = serve_page(serde_json::to_vec(&page).unwrap(), authors);
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let ds = today();
-    bookpipe::fetch::fetch(
-        &lake,
-        &bookpipe::lineage::Lineage::off(),
-        &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
-    )
-    .await
-    .unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds).await.unwrap();
     transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
 
     let authors = read_table(&lake, Table::Authors, "love", &ds).await;
@@ -278,13 +272,7 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
     let ds = today();
     let server = World::generated("love", 2500, 300).serve();
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
-    bookpipe::fetch::fetch(
-        &lake,
-        &bookpipe::lineage::Lineage::off(),
-        &fetch_settings(&server.url(), &ds, "love", &[], Utc::now()),
-    )
-    .await
-    .unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds).await.unwrap();
     transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
     let first = snapshot(&lake, "love", &ds).await;
     assert_eq!(

@@ -40,6 +40,13 @@ pub fn fetch_settings(api_url: &str, ds: &str, subject: &str, extra: &[&str], no
     FetchSettings::resolve(&args, now).unwrap()
 }
 
+/// `fetch` of the subject `love` for `ds` from the fake at `api_url`, with the test defaults of
+/// [`fetch_settings`] and no lineage: what most fetch tests start with.
+pub async fn fetch_love(lake: &Lake, api_url: &str, ds: &str) -> anyhow::Result<bookpipe::exit::Outcome> {
+    let settings = fetch_settings(api_url, ds, "love", &[], Utc::now());
+    bookpipe::fetch::fetch(lake, &bookpipe::lineage::Lineage::off(), &settings).await
+}
+
 /// The bookpipe binary on the lake folder `lake`, with `args`, in an environment without any
 /// `BOOKPIPE_*`, `OPENLINEAGE_*` or libpq `PG*` variable of the test process.
 pub fn bookpipe_on(lake: &std::path::Path, args: &[&str]) -> std::process::Command {
