@@ -185,7 +185,7 @@ fn transform_and_export_from_the_command_line() {
 }
 
 #[test]
-fn run_chains_the_four_tasks_into_a_duckdb_file() {
+fn run_chains_the_five_tasks_into_a_duckdb_file() {
     let page: serde_json::Value = serde_json::from_str(crate::support::openlibrary::SCIENCE_FICTION).unwrap();
     let server = crate::support::serve_page(serde_json::to_vec(&page).unwrap(), Default::default());
     let dir = tempfile::tempdir().unwrap();
