@@ -13,12 +13,11 @@ use bookpipe::lake::commit;
 use bookpipe::lake::{Lake, layout};
 use bookpipe::settings::Partition;
 use bookpipe::settings::{Ds, LakeUrl, Subject};
-use chrono::Utc;
 use object_store::path::Path;
 
 use crate::support::openlibrary::World;
 use crate::support::server::{Fault, Reply, Request};
-use crate::support::{fetch_settings, today};
+use crate::support::today;
 
 /// A fault (or none) for this request, decided by the seed, the target and the attempt.
 fn inject(world: &World, request: &Request, seed: u64, rate: f64, injected: &AtomicU64) -> Reply {
@@ -89,13 +88,7 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
             "--author-batch",
             "1",
         ];
-        match bookpipe::fetch::fetch(
-            &lake,
-            &bookpipe::lineage::Lineage::off(),
-            &fetch_settings(&server.url(), &ds, "love", &first, Utc::now()),
-        )
-        .await
-        {
+        match crate::support::fetch_love(&lake, &server.url(), &ds, &first).await {
             Ok(_) => completed += 1,
             Err(err) => {
                 let message = format!("{err:#}");
@@ -106,13 +99,9 @@ async fn faults_end_in_an_exact_partition_or_a_clean_failure_that_a_rerun_comple
                 ));
                 assert!(commit::read::<FetchDetails>(&lake, &partition).await.unwrap().is_none(), "no manifest");
                 let patient = ["--timeout", "1", "--retries", "12", "--retry-base-ms", "5", "--author-batch", "1"];
-                bookpipe::fetch::fetch(
-                    &lake,
-                    &bookpipe::lineage::Lineage::off(),
-                    &fetch_settings(&server.url(), &ds, "love", &patient, Utc::now()),
-                )
-                .await
-                .unwrap_or_else(|err| panic!("seed {seed}: the rerun failed: {err:#}"));
+                crate::support::fetch_love(&lake, &server.url(), &ds, &patient)
+                    .await
+                    .unwrap_or_else(|err| panic!("seed {seed}: the rerun failed: {err:#}"));
                 failed_then_completed += 1;
             }
         }

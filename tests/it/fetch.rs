@@ -317,15 +317,9 @@ async fn a_forced_refetch_that_finds_fewer_pages_removes_the_stale_ones() {
     let lake = memory_lake();
     let ds = today();
     let server = World::generated("love", 2500, 5).serve();
-    crate::support::fetch_love(&lake, &server.url(), &ds).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds, &[]).await.unwrap();
     let server = World::generated("love", 900, 5).serve();
-    fetch::fetch(
-        &lake,
-        &bookpipe::lineage::Lineage::off(),
-        &fetch_settings(&server.url(), &ds, "love", &["--force"], Utc::now()),
-    )
-    .await
-    .unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds, &["--force"]).await.unwrap();
     let names: Vec<String> = lake
         .list(&partition("love", &ds))
         .await
@@ -342,7 +336,7 @@ async fn a_missing_author_is_counted_not_fatal() {
     world.authors.remove("OL2A");
     let server = world.serve();
     let lake = memory_lake();
-    crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap().details;
     assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.missing), (6, 5, 1));
     assert_eq!(d.missing_authors, ["OL2A"]);

@@ -42,7 +42,7 @@ async fn a_search_failure_answered_200_is_retried_not_taken_as_the_end() {
         if at_2000 && request.attempt <= 2 { Reply::json(world.solr_failed()) } else { world.answer(request) }
     });
     let lake = memory_lake();
-    crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.work_count, d.distinct_works, d.missing_works, d.pages), (3500, 3500, 0, 4));
     let pages = server.targets().iter().filter(|t| t.starts_with("/subjects/")).count();
@@ -75,7 +75,7 @@ async fn pages_are_sorted_by_key_because_the_default_sort_shifts_under_the_pager
     assert_ne!(world.page_by_editions(1000, 0), world.page_by_editions(1000, 0));
     let server = world.serve();
     let lake = memory_lake();
-    crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.work_count, d.works, d.distinct_works, d.missing_works), (6000, 6000, 6000, 0));
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
@@ -90,7 +90,7 @@ async fn a_shortfall_beyond_the_tolerance_fails_and_within_it_is_recorded() {
     world.work_count = 2600;
     let server = world.serve();
     let lake = memory_lake();
-    let err = crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap_err();
+    let err = crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("100 of the 2600 works") && message.contains("--max-missing-ratio 0.001"), "{message}");
     assert!(message.contains(&format!("{}/subjects/love.json", server.url())), "{message}");
@@ -121,7 +121,7 @@ async fn a_422_is_bad_input_naming_the_flag_and_is_not_retried() {
         world.answer(request)
     });
     let lake = memory_lake();
-    let err = crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap_err();
+    let err = crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("--limit (BOOKPIPE_LIMIT)") && message.contains("422"), "{message}");
     assert_eq!(code_for(&Err(err)), Code::BadInput);
@@ -139,7 +139,7 @@ async fn a_429_without_retry_after_or_with_zero_holds_everything_off_at_least_tw
         _ => world.answer(request),
     });
     let lake = memory_lake();
-    crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap();
     let requests = server.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/subjects/love.json", "/subjects/love.json", "/api/get_many", "/api/get_many"]);
@@ -157,13 +157,7 @@ async fn nginx_refusals_at_a_burst_are_ridden_out_with_exact_data() {
     let server = World::generated("love", 300, 60).serve_faulty(faults);
     let lake = memory_lake();
     let flags = ["--rate", "20", "--author-batch", "10", "--limit", "100"];
-    fetch::fetch(
-        &lake,
-        &bookpipe::lineage::Lineage::off(),
-        &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now()),
-    )
-    .await
-    .unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &flags).await.unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     assert_eq!((d.distinct_works, d.authors.distinct, d.authors.fetched, d.authors.missing), (300, 60, 60, 0));
     let refused = d.requests - 3 - 6;
@@ -177,7 +171,7 @@ async fn authors_come_in_batches_and_what_a_batch_omits_is_asked_for_alone() {
     world.authors.remove("OL2A");
     let server = world.serve();
     let lake = memory_lake();
-    crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     let batches = distinct.div_ceil(100) as u64;
     assert_eq!((d.author_requests.batches, d.author_requests.single), (batches, 1));
@@ -201,13 +195,7 @@ async fn without_get_many_authors_are_fetched_one_by_one_and_it_is_said_once() {
         let server = world.serve();
         let lake = memory_lake();
         let flags = ["--author-batch", "10", "--concurrency", "1"];
-        fetch::fetch(
-            &lake,
-            &bookpipe::lineage::Lineage::off(),
-            &fetch_settings(&server.url(), &today(), "love", &flags, Utc::now()),
-        )
-        .await
-        .unwrap();
+        crate::support::fetch_love(&lake, &server.url(), &today(), &flags).await.unwrap();
         let d = committed(&lake, "love", &today()).await.unwrap();
         assert_eq!((d.authors.distinct, d.authors.fetched, d.authors.missing), (30, 30, 0), "{mode:?}");
         assert_eq!((d.author_requests.batches, d.author_requests.single), (0, 30), "{mode:?}");
@@ -249,7 +237,7 @@ async fn merged_authors_are_followed_to_the_person_and_a_loop_ends() -> (Lake, s
     let listed: std::collections::BTreeSet<String> = listed.into_iter().filter(|k| k != "OL8A").collect();
     let server = world.serve();
     let lake = memory_lake();
-    crate::support::fetch_love(&lake, &server.url(), &today()).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &today(), &[]).await.unwrap();
     let d = committed(&lake, "love", &today()).await.unwrap();
     let redirects: BTreeMap<&str, &str> =
         d.author_records.iter().filter_map(|r| Some((r.key.as_str(), r.redirect.as_deref()?))).collect();

@@ -82,7 +82,7 @@ async fn suite(lake: Lake) {
     lake.put(&raw.clone().join("page-00000.json"), Bytes::from(world.page(1000, 0))).await.unwrap();
     lake.put(&raw.clone().join("page-00001.json"), Bytes::from(world.page(1000, 1000))).await.unwrap();
     let server = world.serve();
-    crate::support::fetch_love(&lake, &server.url(), &ds).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds, &[]).await.unwrap();
     let pages: Vec<String> = server.targets().into_iter().filter(|t| t.starts_with("/subjects/")).collect();
     assert_eq!(pages, ["/subjects/love.json?limit=1000&offset=2000&sort=key"]);
     let settings = TransformSettings {

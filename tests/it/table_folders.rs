@@ -4,14 +4,13 @@
 //! first layout, with its CSV beside the Parquet, is rewritten by `aggregate` through the commit
 //! protocol; a refusal or a failure before the rewrite leaves it exactly as it was.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bookpipe::lake::commit::sha256_hex;
 use serde_json::{Value, json};
 
 use crate::support::openlibrary::World;
-use crate::support::{bookpipe_on, run_day, stdout_of, today};
+use crate::support::{bookpipe_on, files, run_day, stdout_of, today};
 
 const GOLD: [&str; 3] = ["author_books_per_year", "author_yearly_average", "books_per_year"];
 const SILVER: [&str; 4] = ["books", "authors", "book_authors", "rejects"];
@@ -22,24 +21,6 @@ fn gold(lake: &Path, table: &str, ds: &str) -> PathBuf {
 
 fn export(lake: &Path, table: &str, ds: &str) -> PathBuf {
     lake.join(format!("exports/gold_csv/{table}/subject=love/ds={ds}"))
-}
-
-/// Every file below `root`, by path relative to it, with its bytes.
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut found = BTreeMap::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                found.insert(relative, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    found
 }
 
 fn names(folder: &Path) -> Vec<String> {

@@ -165,7 +165,7 @@ async fn the_real_author_records_become_author_rows() {
     let server = serve_page(serde_json::to_vec(&page).unwrap(), authors);
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
     let ds = today();
-    crate::support::fetch_love(&lake, &server.url(), &ds).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds, &[]).await.unwrap();
     transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
 
     let authors = read_table(&lake, Table::Authors, "love", &ds).await;
@@ -272,7 +272,7 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
     let ds = today();
     let server = World::generated("love", 2500, 300).serve();
     let lake = Lake::open(&LakeUrl::Memory).unwrap();
-    crate::support::fetch_love(&lake, &server.url(), &ds).await.unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds, &[]).await.unwrap();
     transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false)).await.unwrap();
     let first = snapshot(&lake, "love", &ds).await;
     assert_eq!(
@@ -290,13 +290,7 @@ async fn twice_is_byte_identical_and_a_changed_raw_partition_overwrites_cleanly(
 
     // The raw partition is fetched again with other data: transform redoes the partition.
     let server = World::generated("love", 900, 50).serve();
-    bookpipe::fetch::fetch(
-        &lake,
-        &bookpipe::lineage::Lineage::off(),
-        &fetch_settings(&server.url(), &ds, "love", &["--force"], Utc::now()),
-    )
-    .await
-    .unwrap();
+    crate::support::fetch_love(&lake, &server.url(), &ds, &["--force"]).await.unwrap();
     assert_eq!(
         transform::transform(&lake, &bookpipe::lineage::Lineage::off(), &settings("love", &ds, 0.01, false))
             .await

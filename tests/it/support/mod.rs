@@ -41,9 +41,14 @@ pub fn fetch_settings(api_url: &str, ds: &str, subject: &str, extra: &[&str], no
 }
 
 /// `fetch` of the subject `love` for `ds` from the fake at `api_url`, with the test defaults of
-/// [`fetch_settings`] and no lineage: what most fetch tests start with.
-pub async fn fetch_love(lake: &Lake, api_url: &str, ds: &str) -> anyhow::Result<bookpipe::exit::Outcome> {
-    let settings = fetch_settings(api_url, ds, "love", &[], Utc::now());
+/// [`fetch_settings`] and `extra` flags, without lineage: what most fetch tests start with.
+pub async fn fetch_love(
+    lake: &Lake,
+    api_url: &str,
+    ds: &str,
+    extra: &[&str],
+) -> anyhow::Result<bookpipe::exit::Outcome> {
+    let settings = fetch_settings(api_url, ds, "love", extra, Utc::now());
     bookpipe::fetch::fetch(lake, &bookpipe::lineage::Lineage::off(), &settings).await
 }
 
@@ -101,24 +106,28 @@ pub fn days_ago(days: u64) -> String {
     (Utc::now().date_naive() - chrono::Days::new(days)).to_string()
 }
 
-/// Every file below `dir`, by relative path, with its sha256: what a test compares to show that a
-/// command left a folder exactly as it was.
-pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    use sha2::{Digest, Sha256};
-    let mut files = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
+/// Every file below `root`, by path relative to it, with its bytes.
+pub fn files(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                stack.push(path);
+                folders.push(path);
             } else {
-                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(relative, format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap())));
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                found.insert(relative, std::fs::read(&path).unwrap());
             }
         }
     }
-    files
+    found
+}
+
+/// Every file below `dir`, by relative path, with its sha256: what a test compares to show that a
+/// command left a folder exactly as it was.
+pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    files(dir).into_iter().map(|(path, bytes)| (path, bookpipe::lake::commit::sha256_hex(&bytes))).collect()
 }
 
 /// Yesterday's date (UTC) as a ds string.
