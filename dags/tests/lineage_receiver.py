@@ -59,17 +59,17 @@ def problems(event: dict) -> list[str]:
             found.append(f"{where} facet {name}: {url} is not a pinned schema")
             continue
         found += [f"{where} facet {name}: {e}" for e in _errors(facet, url)]
+    parent = event["run"].get("facets", {}).get("parent")
     try:
         uuid.UUID(event["run"]["runId"])
         datetime.datetime.fromisoformat(event["eventTime"])
+        if parent:
+            uuid.UUID(parent["run"]["runId"])
     except ValueError as e:
         found.append(f"format: {e}")
     for uri in [event["producer"], event["schemaURL"]] + [f["_producer"] for _, _, f in _facets(event)]:
         if not (urlsplit(uri).scheme and urlsplit(uri).netloc):
             found.append(f"format: {uri!r} is not a URI")
-    parent = event["run"].get("facets", {}).get("parent")
-    if parent:
-        uuid.UUID(parent["run"]["runId"])
     return found
 
 

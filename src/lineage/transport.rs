@@ -36,9 +36,9 @@ impl Transport {
     pub fn new(sink: &LineageSink, timeout: Duration) -> Self {
         let sink = match sink {
             LineageSink::Http { endpoint, api_key } => {
+                // The timeout bounds the whole exchange: connecting, sending, the answer.
                 let client = reqwest::Client::builder()
                     .timeout(timeout)
-                    .connect_timeout(timeout)
                     .user_agent(format!("bookpipe/{}", crate::VERSION))
                     .build()
                     .unwrap_or_default();
@@ -80,17 +80,13 @@ impl Transport {
                 if let Some(ApiKey(key)) = api_key {
                     request = request.bearer_auth(key);
                 }
-                // The client's timeout bounds the exchange; this bounds everything around it too.
-                let answer = tokio::time::timeout(self.timeout, request.send())
-                    .await
-                    .map_err(|_| format!("no answer within {} s", self.timeout.as_secs()))?
-                    .map_err(|e| {
-                        if e.is_timeout() {
-                            format!("no answer within {} s", self.timeout.as_secs())
-                        } else {
-                            error_chain(&e)
-                        }
-                    })?;
+                let answer = request.send().await.map_err(|e| {
+                    if e.is_timeout() {
+                        format!("no answer within {} s", self.timeout.as_secs())
+                    } else {
+                        error_chain(&e)
+                    }
+                })?;
                 let status = answer.status();
                 if !status.is_success() {
                     return Err(format!("the receiver answered {status}"));
