@@ -22,35 +22,50 @@ DROP TABLE bookpipe_stage_book_authors;
 INSERT INTO loads VALUES ($1, CAST($2 AS DATE), $3, $4, $5, GETDATE());
 SELECT count(*) FROM loads WHERE subject = $1 AND ds = CAST($2 AS DATE);
 LOCK author_books_per_year, author_yearly_average, books_per_year;
+CREATE TEMP TABLE gold_author_years AS
+-- The one pass over the slice's links that all three answers are counted from: per author and
+-- year, how many of the author's works were first published that year (year NULL: the works
+-- without a first_publish_year). `aggregate` keeps it as the temporary table gold_author_years for
+-- the length of its transaction.
+--
+-- Why one pass: the join of 2 M links to 1 M works by their text keys, and the grouping after it,
+-- are most of the aggregate's work; the three answers each did them again (1M works on PostgreSQL:
+-- 16 s for the three INSERT … SELECTs, which PostgreSQL plans without parallel workers). Created
+-- with CREATE TABLE AS, PostgreSQL computes it on every core (docs/benchmarks.md).
+--
+-- count(*) counts distinct works: a work is one row of `books` (transform keeps one row per
+-- work_key, and load's quality gate refuses a slice whose keys repeat) and a (work, author) pair is
+-- one row of `book_authors` (transform keeps one link per person a work lists:
+-- records::link_author, transform's one_link_per_person).
+-- 'o''brien' = subject, '2024-05-01' = ds, spliced in as literals (CREATE TABLE AS takes no parameters).
+SELECT ba.author_key,
+       CAST(b.first_publish_year AS INTEGER) AS year,
+       count(*)                              AS books
+FROM book_authors ba
+JOIN books b
+  ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
+WHERE ba.subject = 'o''brien' AND ba.ds = CAST('2024-05-01' AS DATE)
+GROUP BY ba.author_key, b.first_publish_year;
 DELETE FROM author_books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);
 INSERT INTO author_books_per_year (subject, ds, author_key, author_name, year, books) SELECT $1, CAST($2 AS DATE), q.* FROM (-- How many books each author wrote each year: distinct works whose first_publish_year is `year`.
 -- $1 = subject, $2 = ds. Works without a year count in no year (see author_yearly_average).
--- Counted per author key first and named after (an author has one name per slice): the sort is on
--- (author_key, year), not on the name too (1M works on PostgreSQL: 2.98 s → 2.36 s).
+-- Read from gold_author_years (author_years.sql), named after (an author has one name per slice).
 SELECT y.author_key,
        a.name AS author_name,
        y.year,
        y.books
-FROM (
-    SELECT ba.author_key,
-           CAST(b.first_publish_year AS INTEGER) AS year,
-           count(DISTINCT b.work_key)          AS books
-    FROM book_authors ba
-    JOIN books b
-      ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
-    WHERE ba.subject = $1 AND ba.ds = CAST($2 AS DATE)
-      AND b.first_publish_year IS NOT NULL
-    GROUP BY ba.author_key, b.first_publish_year
-) y
+FROM gold_author_years y
 LEFT JOIN authors a
   ON a.subject = $1 AND a.ds = CAST($2 AS DATE) AND a.author_key = y.author_key
+WHERE y.year IS NOT NULL
 ) q;
 DELETE FROM author_yearly_average WHERE subject = $1 AND ds = CAST($2 AS DATE);
 INSERT INTO author_yearly_average (subject, ds, author_key, author_name, total_books, dated_books, first_year, last_year, active_years, avg_books_per_active_year, avg_books_per_career_year) SELECT $1, CAST($2 AS DATE), q.* FROM (-- How many books an author writes per year on average, both ways it is read:
 --   avg_books_per_active_year = dated_books / active_years (years with at least one book)
 --   avg_books_per_career_year = dated_books / (last_year - first_year + 1)
 -- Real division; null for an author with no dated work. total_books counts every work.
--- $1 = subject, $2 = ds. Grouped by author key, named after (1M works on PostgreSQL: 4.25 s → 3.44 s).
+-- $1 = subject, $2 = ds. From gold_author_years (author_years.sql), one row per author and year
+-- (year NULL: the undated works): the sums are works, the rows with a year are the active years.
 SELECT s.author_key,
        a.name AS author_name,
        s.total_books,
@@ -58,29 +73,21 @@ SELECT s.author_key,
        s.first_year,
        s.last_year,
        s.active_years,
-       s.avg_books_per_active_year,
-       s.avg_books_per_career_year
+       CASE WHEN s.dated_books > 0
+            THEN CAST(s.dated_books AS DOUBLE PRECISION) / s.active_years END
+                                               AS avg_books_per_active_year,
+       CASE WHEN s.dated_books > 0
+            THEN CAST(s.dated_books AS DOUBLE PRECISION) / (s.last_year - s.first_year + 1) END
+                                               AS avg_books_per_career_year
 FROM (
-    SELECT w.author_key,
-           count(*)                                AS total_books,
-           count(w.year)                           AS dated_books,
-           min(w.year)                             AS first_year,
-           max(w.year)                             AS last_year,
-           count(DISTINCT w.year)                  AS active_years,
-           CASE WHEN count(w.year) > 0
-                THEN CAST(count(w.year) AS DOUBLE PRECISION) / count(DISTINCT w.year) END
-                                                   AS avg_books_per_active_year,
-           CASE WHEN count(w.year) > 0
-                THEN CAST(count(w.year) AS DOUBLE PRECISION) / (max(w.year) - min(w.year) + 1) END
-                                                   AS avg_books_per_career_year
-    FROM (
-        SELECT DISTINCT ba.author_key, b.work_key, CAST(b.first_publish_year AS INTEGER) AS year
-        FROM book_authors ba
-        JOIN books b
-          ON b.subject = ba.subject AND b.ds = ba.ds AND b.work_key = ba.work_key
-        WHERE ba.subject = $1 AND ba.ds = CAST($2 AS DATE)
-    ) w
-    GROUP BY w.author_key
+    SELECT author_key,
+           CAST(sum(books) AS BIGINT)                                      AS total_books,
+           CAST(sum(CASE WHEN year IS NOT NULL THEN books ELSE 0 END) AS BIGINT) AS dated_books,
+           min(year)                                                       AS first_year,
+           max(year)                                                       AS last_year,
+           count(year)                                                     AS active_years
+    FROM gold_author_years
+    GROUP BY author_key
 ) s
 LEFT JOIN authors a
   ON a.subject = $1 AND a.ds = CAST($2 AS DATE) AND a.author_key = s.author_key
@@ -88,29 +95,28 @@ LEFT JOIN authors a
 DELETE FROM books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);
 INSERT INTO books_per_year (subject, ds, year, books, authors) SELECT $1, CAST($2 AS DATE), q.* FROM (-- Books first published each year, and how many distinct authors wrote them.
 -- $1 = subject, $2 = ds. Each author's total is in author_yearly_average.total_books.
--- Books counted from books alone, authors from the join (1M works on PostgreSQL: 3.06 s → 2.00 s).
+-- Books counted from books alone (one row per work), authors from gold_author_years
+-- (author_years.sql: one row per author and year).
 SELECT y.year,
        y.books,
        coalesce(x.authors, 0) AS authors
 FROM (
     SELECT CAST(first_publish_year AS INTEGER) AS year,
-           count(DISTINCT work_key)          AS books
+           count(*)                          AS books
     FROM books
     WHERE subject = $1 AND ds = CAST($2 AS DATE)
       AND first_publish_year IS NOT NULL
     GROUP BY first_publish_year
 ) y
 LEFT JOIN (
-    SELECT CAST(b.first_publish_year AS INTEGER) AS year,
-           count(DISTINCT ba.author_key)        AS authors
-    FROM books b
-    JOIN book_authors ba
-      ON ba.subject = b.subject AND ba.ds = b.ds AND ba.work_key = b.work_key
-    WHERE b.subject = $1 AND b.ds = CAST($2 AS DATE)
-      AND b.first_publish_year IS NOT NULL
-    GROUP BY b.first_publish_year
+    SELECT year,
+           count(*) AS authors
+    FROM gold_author_years
+    WHERE year IS NOT NULL
+    GROUP BY year
 ) x ON x.year = y.year
 ) q;
+DROP TABLE gold_author_years;
 SELECT author_key, author_name, year, books FROM author_books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);
 SELECT author_key, author_name, total_books, dated_books, first_year, last_year, active_years, avg_books_per_active_year, avg_books_per_career_year FROM author_yearly_average WHERE subject = $1 AND ds = CAST($2 AS DATE);
 SELECT year, books, authors FROM books_per_year WHERE subject = $1 AND ds = CAST($2 AS DATE);

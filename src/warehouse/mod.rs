@@ -298,17 +298,22 @@ impl Warehouse {
     }
 
     /// Replaces the slice of every gold table with the answers computed in SQL, in one
-    /// transaction, and returns them sorted (the rows without `subject` and `ds`).
+    /// transaction, and returns them sorted (the rows without `subject` and `ds`). The slice's
+    /// links are joined and counted once, into a temporary table the three answers read.
     pub async fn aggregate(&mut self, slice: &Partition) -> Result<Answers, WarehouseError> {
         let dialect = self.dialect();
         let params = slice_params(slice);
+        let ds = slice.ds.to_string();
         self.transaction("aggregating", async |db| {
             db.lock("locking the slice", dialect.lock_gold, Some(slice)).await?;
+            let counting = format!("counting the works of each author and year ({})", sql::AUTHOR_YEARS);
+            db.batch(&counting, &sql::create_author_years((slice.subject.as_str(), &ds))).await?;
             for gold in Gold::ALL {
                 for sql in gold.replace_sql() {
                     db.execute(&format!("computing {}", gold.name()), &sql, &params).await?;
                 }
             }
+            db.batch(&counting, &sql::drop_author_years()).await?;
             Ok(Answers {
                 author_books_per_year: db.read_gold(Gold::AuthorBooksPerYear, slice).await?,
                 author_yearly_average: db.read_gold(Gold::AuthorYearlyAverage, slice).await?,

@@ -143,9 +143,12 @@ mod tests {
         sent.extend(load.iter().map(|s| s.sql().to_string()));
         sent.push(sql::RECORD_LOAD_REDSHIFT.to_string());
         sent.push(sql::count_sql("loads", true));
-        // An aggregate: the lock, each gold table's slice replaced, then read back.
+        // An aggregate: the lock, the works per author and year counted once, each gold table's
+        // slice replaced, then read back.
         sent.push(sql::REDSHIFT_GOLD_LOCK.to_string());
+        sent.push(sql::create_author_years(("o'brien", "2024-05-01")));
         sent.extend(sql::Gold::ALL.iter().flat_map(|gold| gold.replace_sql()));
+        sent.push(sql::drop_author_years());
         sent.extend(sql::Gold::ALL.iter().map(|gold| gold.read_sql()));
         sent.push(sql::UNDATED_SQL.to_string());
         sent.push(sql::HAS_LOADS.to_string());

@@ -123,7 +123,8 @@ impl Gold {
         }
     }
 
-    /// The query computing the table's rows of one slice (`sql/gold/`).
+    /// The query computing the table's rows of one slice (`sql/gold/`), from the slice's silver
+    /// tables and [`AUTHOR_YEARS`].
     pub fn select(self) -> &'static str {
         match self {
             Gold::AuthorBooksPerYear => include_str!("../../sql/gold/author_books_per_year.sql"),
@@ -172,6 +173,46 @@ impl Gold {
     pub fn conform(self, batches: &[RecordBatch]) -> Result<RecordBatch, WarehouseError> {
         conform(self.name(), &self.schema(), self.order_by(), batches)
     }
+}
+
+/// The temporary table every answer is counted from: per author and year, the author's works.
+pub const AUTHOR_YEARS: &str = "gold_author_years";
+
+/// Creates [`AUTHOR_YEARS`] for the slice (`sql/gold/author_years.sql`), inside the aggregate's
+/// transaction. The slice is spliced in as literals, because CREATE TABLE AS takes no parameters,
+/// and it must be CREATE TABLE AS: PostgreSQL computes that on every core, an INSERT … SELECT on one.
+pub fn create_author_years((subject, ds): (&str, &str)) -> String {
+    let query = include_str!("../../sql/gold/author_years.sql");
+    format!("CREATE TEMP TABLE {AUTHOR_YEARS} AS\n{}", splice_slice(query, (subject, ds)))
+}
+
+/// Drops [`AUTHOR_YEARS`] before the aggregate commits (not every engine knows ON COMMIT DROP; a
+/// rollback drops it with the rest).
+pub fn drop_author_years() -> String {
+    format!("DROP TABLE {AUTHOR_YEARS}")
+}
+
+/// `query` with `$1` replaced by the literal `subject` and `$2` by the literal `ds`, in one pass (a
+/// spliced text is never read again for markers). Quotes are doubled; a subject holds no backslash
+/// (settings refuse it), so the literal reads the same whether or not an engine reads backslash
+/// escapes.
+fn splice_slice(query: &str, (subject, ds): (&str, &str)) -> String {
+    assert!(!subject.contains('\\') && !ds.contains('\\'), "a slice holds no backslash");
+    let mut out = String::with_capacity(query.len() + subject.len() + ds.len());
+    let mut rest = query;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match &after[..digits] {
+            "1" => out.push_str(&duckdb_literal(subject)),
+            "2" => out.push_str(&duckdb_literal(ds)),
+            other => panic!("the slice queries take $1 and $2, not ${other}"),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An engine's batches as one batch of exactly `schema` (columns cast to its types), sorted by
@@ -398,5 +439,15 @@ mod tests {
     #[test]
     fn literals_cannot_be_left() {
         assert_eq!(super::literal("a'b\\c"), "'a''b\\\\c'");
+    }
+
+    #[test]
+    fn the_slice_is_spliced_once_as_literals() {
+        let spliced = super::splice_slice("WHERE s = $1 AND ds = CAST($2 AS DATE) -- $1", ("o'$2", "2024-05-01"));
+        assert_eq!(spliced, "WHERE s = 'o''$2' AND ds = CAST('2024-05-01' AS DATE) -- 'o''$2'");
+        let created = super::create_author_years(("love", "2024-05-01"));
+        assert!(created.starts_with("CREATE TEMP TABLE gold_author_years AS\n"), "{created}");
+        assert!(created.contains("ba.subject = 'love' AND ba.ds = CAST('2024-05-01' AS DATE)"), "{created}");
+        assert!(!created.contains('$'), "{created}");
     }
 }
