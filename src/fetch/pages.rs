@@ -15,12 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::error::FetchError;
 use super::output;
+use super::summary::PageSummary;
 use crate::cli::flags;
 use crate::exit::BadInput;
 use crate::lake::Lake;
 use crate::lake::commit::Object;
 use crate::lake::layout::{self, FETCH_STATE as STATE};
-use crate::openlibrary::{Check, OpenLibrary, SourceError, parse_author_key};
+use crate::openlibrary::{Check, OpenLibrary, SourceError};
 use crate::settings::FetchSettings;
 
 /// Settings a partial partition was started with; pages fetched with another `limit` (or sort)
@@ -261,45 +262,6 @@ fn check_page(body: &[u8], offset: u64, announced: Option<u64>) -> Result<PageSu
         return Err(Check::Retry(format!("no works at offset {offset} of {count}: the search backend failed")));
     }
     Ok(summary)
-}
-
-/// The little `fetch` needs from a subject page: how many works exist, which came, and who wrote
-/// them. Tolerant: `transform` judges the records; here only the page's shape must hold.
-#[derive(Debug, PartialEq)]
-struct PageSummary {
-    work_count: Option<u64>,
-    work_keys: Vec<String>,
-    author_keys: Vec<String>,
-}
-
-impl PageSummary {
-    fn parse(body: &[u8]) -> Result<Self, String> {
-        let page: serde_json::Value = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
-        let works = page
-            .get("works")
-            .and_then(|works| works.as_array())
-            .ok_or_else(|| format!("no \"works\" list in {}", snippet(&page)))?;
-        let mut summary = Self {
-            work_count: page.get("work_count").and_then(|count| count.as_u64()),
-            work_keys: Vec::with_capacity(works.len()),
-            author_keys: Vec::new(),
-        };
-        for work in works {
-            summary.work_keys.push(work.get("key").and_then(|key| key.as_str()).unwrap_or_default().to_string());
-            for author in work.get("authors").and_then(|a| a.as_array()).into_iter().flatten() {
-                // `{key, name}` on subject pages; `{author: {key}}` in older records.
-                let key = author.get("key").or_else(|| author.get("author").and_then(|a| a.get("key")));
-                if let Some(key) = key.and_then(|key| key.as_str()).and_then(parse_author_key) {
-                    summary.author_keys.push(key.to_string());
-                }
-            }
-        }
-        Ok(summary)
-    }
-}
-
-fn snippet(value: &serde_json::Value) -> String {
-    value.to_string().chars().take(200).collect()
 }
 
 #[cfg(test)]
