@@ -273,7 +273,7 @@ pub struct FetchOptions {
     /// First retry delay in milliseconds; doubles each retry, with jitter.
     #[arg(long = flags::RETRY_BASE_MS.long, env = flags::RETRY_BASE_MS.env, default_value_t = 500)]
     pub retry_base_ms: u64,
-    /// Author requests in flight at once (all still share --rate).
+    /// Requests in flight at once: subject pages after the first, then author batches (all still share --rate).
     #[arg(long = flags::CONCURRENCY.long, env = flags::CONCURRENCY.env, default_value_t = 8)]
     pub concurrency: usize,
 }

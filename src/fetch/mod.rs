@@ -27,6 +27,7 @@ mod details;
 mod error;
 mod output;
 mod pages;
+mod summary;
 
 pub use details::{AUTHOR_STAMP, AuthorCounts, AuthorRecord, AuthorRequests, FetchDetails};
 pub use error::FetchError;

@@ -6,21 +6,31 @@
 //! with `"work_count": null, "works": []`, so such a page is retried like a 5xx and never taken as
 //! the end; after the last page the distinct works must match `work_count` within
 //! `--max-missing-ratio`; a `limit` the server refuses is a `422` (bad input, not a retry).
+//!
+//! Page 0 announces the subject's `work_count`, so every later page's offset is known: those are
+//! asked for concurrently (`--concurrency`, within the one rate limit) and judged in page order,
+//! exactly as one by one; see [`fetch`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::pin::pin;
 
 use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::future::{self, Either, FutureExt};
+use futures::stream::{self, StreamExt};
 use object_store::path::Path;
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use super::error::FetchError;
 use super::output;
+use super::summary::PageSummary;
 use crate::cli::flags;
 use crate::exit::BadInput;
 use crate::lake::Lake;
 use crate::lake::commit::Object;
 use crate::lake::layout::{self, FETCH_STATE as STATE};
-use crate::openlibrary::{Check, OpenLibrary, SourceError, parse_author_key};
+use crate::openlibrary::{Check, OpenLibrary, SourceError};
 use crate::settings::FetchSettings;
 
 /// Settings a partial partition was started with; pages fetched with another `limit` (or sort)
@@ -120,6 +130,15 @@ pub(super) struct Pages {
     pub objects: Vec<Object>,
 }
 
+/// Fetches the subject's pages into `partition`, keeping the `stored` ones that check out.
+///
+/// Page 0 comes first, alone: its `work_count` says how many pages the subject has, so the others
+/// (each at a known offset) are asked for concurrently, at most `--concurrency` at once, all within
+/// the client's rate limit and retries. Their answers are judged strictly in page order, exactly as
+/// a one-by-one pager judges them (a page repeating the previous one, a short page ending the
+/// subject, the `--max-works` cap), so the number of requests is the same as one by one unless the
+/// subject shrank under the pager: then the pages asked for beyond the short page that ended it are
+/// abandoned, and any of them already stored are deleted (they are not the subject's).
 pub(super) async fn fetch(
     lake: &Lake,
     client: &OpenLibrary,
@@ -127,97 +146,74 @@ pub(super) async fn fetch(
     partition: &Path,
     stored: &HashMap<u32, Path>,
 ) -> Result<Pages, FetchError> {
+    let pager = Pager { lake, client, s, partition, stored };
     let bar = output::bar("pages", None);
-    let mut pages = Pages {
-        count: 0,
-        resumed: 0,
-        work_count: 0,
-        works: 0,
-        distinct: 0,
-        missing: 0,
-        author_keys: BTreeSet::new(),
-        objects: vec![],
-    };
-    // Pages are always `limit` long, except that `--max-works` asks for no more than it keeps.
-    let cap = s.max_works.unwrap_or(u64::MAX);
-    let mut target = cap;
-    let mut announced = None;
-    // Distinct works by key; a record without a key counts on its own (transform rejects it).
-    let mut distinct = HashSet::new();
-    let mut keyless = 0;
-    let mut previous: Option<Vec<String>> = None;
-    let mut written = Vec::new();
-    loop {
-        let index = pages.count;
-        let offset = u64::from(index) * u64::from(s.limit);
-        let want = u64::from(s.limit).min(cap - offset) as u32;
-        let url = client.subject_page_url(&s.partition.subject, want, offset);
-        let path = partition.clone().join(layout::page_name(index));
-        let check = |body: &[u8]| check_page(body, offset, announced);
-        let resumed = match stored.get(&index) {
-            Some(path) => {
-                lake.get_opt(path).await?.and_then(|body| check(body.as_ref()).ok().map(|summary| (body, summary)))
+    let first = pager.obtain(0, None, future::pending()).await?.expect("only an ended pager abandons a page");
+    let work_count = first.summary.work_count.expect("check_page refuses a page without work_count");
+    let mut tally = Tally::new(s, work_count);
+    let last = u32::try_from(tally.target.div_ceil(u64::from(s.limit)).max(1)).unwrap_or(u32::MAX);
+    bar.set_length(u64::from(last));
+    let mut ended = tally.take(first)?;
+    bar.inc(1);
+    // Pages past the end of the subject that this run stored, to be deleted.
+    let mut beyond = Vec::new();
+    if !ended {
+        // Resolves once the end (or a failure) is known: requests still under way are abandoned.
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = stopped.map(drop).shared();
+        let mut stop = Some(stop);
+        let mut failure = None;
+        let pager = &pager;
+        let mut rest = stream::iter(1..last)
+            .map(|index| {
+                let stopped = stopped.clone();
+                async move { (index, pager.obtain(index, Some(work_count), stopped).await) }
+            })
+            .buffered(s.concurrency);
+        // Every page is awaited, even past the end or a failure: a store under way then lands
+        // before the deletions below (or before the error is returned), never after.
+        while let Some((index, page)) = rest.next().await {
+            if failure.is_some() {
+                continue;
             }
-            None => None,
-        };
-        let (body, summary) = match resumed {
-            Some(page) => {
-                pages.resumed += 1;
-                page
+            if ended {
+                // Not the subject's: a stored page beyond the end is stale (deleted below), and
+                // one this run stored, or may have (a failed store), goes too.
+                if !matches!(page, Ok(None) | Ok(Some(Page { resumed: true, .. }))) {
+                    beyond.push(pager.path(index));
+                }
+                continue;
             }
-            None => {
-                let (body, summary) = client.get_checked(&url, check).await.map_err(|err| refused(err, s))?;
-                lake.put(&path, body.clone()).await?;
-                written.push(path.clone());
-                (body, summary)
+            match page.and_then(|page| tally.take(page.expect("only an ended pager abandons a page"))) {
+                Ok(end) => ended = end,
+                Err(err) => failure = Some(err),
             }
-        };
-        if index == 0 {
-            let count = summary.work_count.expect("check_page refuses a page without work_count");
-            pages.work_count = count;
-            announced = Some(count);
-            target = target.min(count);
-            bar.set_length(target.div_ceil(u64::from(s.limit)).max(1));
-        }
-        if !summary.work_keys.is_empty() && previous.as_ref() == Some(&summary.work_keys) {
-            return Err(FetchError::RepeatedPage { url: url.to_string(), previous: index - 1 });
-        }
-        let received = summary.work_keys.len() as u64;
-        pages.works += received;
-        for key in &summary.work_keys {
-            if key.is_empty() {
-                keyless += 1;
-            } else {
-                distinct.insert(key.clone());
+            bar.inc(1);
+            if (ended || failure.is_some())
+                && let Some(stop) = stop.take()
+            {
+                // The receivers are the pages' futures, alive until the loop ends.
+                let _ = stop.send(());
             }
         }
-        pages.author_keys.extend(summary.author_keys);
-        pages.objects.push(Object::describe(&path, &body, Some(received)));
-        pages.count += 1;
-        bar.inc(1);
-        tracing::debug!(page = index, offset, works = received, "page stored");
-        previous = Some(summary.work_keys);
-        // Done at the end of the subject (or the cap), or on a short page: the server has said
-        // (with a work_count) that the subject ends there; an empty page before the end was
-        // retried by check_page and never reaches here.
-        if received < u64::from(want) || offset + received >= target {
-            break;
+        if let Some(err) = failure {
+            // As one by one: what was stored stays for a rerun to resume (the state file is there).
+            return Err(err);
         }
     }
     bar.finish_and_clear();
-    for stale in stored.keys().filter(|&&index| index >= pages.count) {
-        lake.delete(&partition.clone().join(layout::page_name(*stale))).await?;
-    }
+    let mut pages = tally.pages;
+    let stale = stored.keys().filter(|&&index| index >= pages.count).map(|&index| pager.path(index));
+    delete_all(lake, beyond.iter().chain(&stale.collect::<Vec<_>>())).await?;
 
-    pages.distinct = distinct.len() as u64 + keyless;
+    let target = tally.target;
+    pages.distinct = tally.distinct.len() as u64 + tally.keyless;
     pages.missing = target.saturating_sub(pages.distinct);
     let ratio = if target == 0 { 0.0 } else { pages.missing as f64 / target as f64 };
     if ratio > s.max_missing_ratio {
         // A rerun must page afresh, not resume the same short pages: this run's pages go.
-        delete_all(lake, &written).await?;
-        for path in stored.values() {
-            lake.delete(path).await?;
-        }
+        delete_all(lake, &tally.written).await?;
+        delete_all(lake, stored.values()).await?;
         let url = client.subject_page_url(&s.partition.subject, s.limit, 0);
         return Err(FetchError::Incomplete {
             url: url.to_string(),
@@ -237,6 +233,131 @@ pub(super) async fn fetch(
         );
     }
     Ok(pages)
+}
+
+/// How this run gets page n: from the lake if an interrupted run stored it, else from the API.
+struct Pager<'a> {
+    lake: &'a Lake,
+    client: &'a OpenLibrary,
+    s: &'a FetchSettings,
+    partition: &'a Path,
+    stored: &'a HashMap<u32, Path>,
+}
+
+/// One page as this run has it.
+struct Page {
+    index: u32,
+    offset: u64,
+    /// How many works were asked for: `limit`, less on the last page under `--max-works`.
+    want: u32,
+    url: Url,
+    path: Path,
+    body: Bytes,
+    summary: PageSummary,
+    /// Kept from an interrupted run, not asked for.
+    resumed: bool,
+}
+
+impl Pager<'_> {
+    fn path(&self, index: u32) -> Path {
+        self.partition.clone().join(layout::page_name(index))
+    }
+
+    /// Page `index`: the stored one if it checks out, else asked for (judged against the
+    /// `work_count` page 0 `announced`) and stored. `None` if `stop` resolved before the answer
+    /// came: the request is abandoned and nothing is stored.
+    async fn obtain(
+        &self,
+        index: u32,
+        announced: Option<u64>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Option<Page>, FetchError> {
+        let offset = u64::from(index) * u64::from(self.s.limit);
+        // Pages are always `limit` long, except that `--max-works` asks for no more than it keeps.
+        let want = u64::from(self.s.limit).min(self.s.max_works.unwrap_or(u64::MAX) - offset) as u32;
+        let url = self.client.subject_page_url(&self.s.partition.subject, want, offset);
+        let path = self.path(index);
+        let check = |body: &[u8]| check_page(body, offset, announced);
+        let page = |body, summary, resumed| {
+            Some(Page { index, offset, want, url: url.clone(), path: path.clone(), body, summary, resumed })
+        };
+        if let Some(stored) = self.stored.get(&index)
+            && let Some(body) = self.lake.get_opt(stored).await?
+            && let Ok(summary) = check(&body)
+        {
+            return Ok(page(body, summary, true));
+        }
+        // `stop` first: once it has resolved, a page not yet asked for is not asked for at all.
+        let answer = match future::select(pin!(stop), pin!(self.client.get_checked(&url, check))).await {
+            Either::Left(_) => return Ok(None),
+            Either::Right((answer, _)) => answer,
+        };
+        let (body, summary) = answer.map_err(|err| refused(err, self.s))?;
+        self.lake.put(&path, body.clone()).await?;
+        Ok(page(body, summary, false))
+    }
+}
+
+/// The pages judged so far, in order, and what they came to.
+struct Tally {
+    pages: Pages,
+    /// What the run pages up to: `work_count`, or `--max-works` if lower.
+    target: u64,
+    /// Distinct works by key; a record without a key counts on its own (transform rejects it).
+    distinct: HashSet<String>,
+    keyless: u64,
+    previous: Option<Vec<String>>,
+    /// The pages this run stored (not resumed), up to the end.
+    written: Vec<Path>,
+}
+
+impl Tally {
+    fn new(s: &FetchSettings, work_count: u64) -> Self {
+        let pages = Pages {
+            count: 0,
+            resumed: 0,
+            work_count,
+            works: 0,
+            distinct: 0,
+            missing: 0,
+            author_keys: BTreeSet::new(),
+            objects: vec![],
+        };
+        let target = s.max_works.unwrap_or(u64::MAX).min(work_count);
+        Self { pages, target, distinct: HashSet::new(), keyless: 0, previous: None, written: vec![] }
+    }
+
+    /// Counts the next page (pages come in order); whether the subject ends with it.
+    fn take(&mut self, page: Page) -> Result<bool, FetchError> {
+        let Page { index, offset, want, url, path, body, summary, resumed } = page;
+        debug_assert_eq!(index, self.pages.count, "pages are taken in order");
+        if !summary.work_keys.is_empty() && self.previous.as_ref() == Some(&summary.work_keys) {
+            return Err(FetchError::RepeatedPage { url: url.to_string(), previous: index - 1 });
+        }
+        if resumed {
+            self.pages.resumed += 1;
+        } else {
+            self.written.push(path.clone());
+        }
+        let received = summary.work_keys.len() as u64;
+        self.pages.works += received;
+        for key in &summary.work_keys {
+            if key.is_empty() {
+                self.keyless += 1;
+            } else {
+                self.distinct.insert(key.clone());
+            }
+        }
+        self.pages.author_keys.extend(summary.author_keys);
+        self.pages.objects.push(Object::describe(&path, &body, Some(received)));
+        self.pages.count += 1;
+        tracing::debug!(page = index, offset, works = received, "page stored");
+        self.previous = Some(summary.work_keys);
+        // Done at the end of the subject (or the cap), or on a short page: the server has said
+        // (with a work_count) that the subject ends there; an empty page before the end was
+        // retried by check_page and never reaches here.
+        Ok(received < u64::from(want) || offset + received >= self.target)
+    }
 }
 
 /// A `422` is Open Library refusing a parameter: bad input, named by the flag behind it.
@@ -261,45 +382,6 @@ fn check_page(body: &[u8], offset: u64, announced: Option<u64>) -> Result<PageSu
         return Err(Check::Retry(format!("no works at offset {offset} of {count}: the search backend failed")));
     }
     Ok(summary)
-}
-
-/// The little `fetch` needs from a subject page: how many works exist, which came, and who wrote
-/// them. Tolerant: `transform` judges the records; here only the page's shape must hold.
-#[derive(Debug, PartialEq)]
-struct PageSummary {
-    work_count: Option<u64>,
-    work_keys: Vec<String>,
-    author_keys: Vec<String>,
-}
-
-impl PageSummary {
-    fn parse(body: &[u8]) -> Result<Self, String> {
-        let page: serde_json::Value = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
-        let works = page
-            .get("works")
-            .and_then(|works| works.as_array())
-            .ok_or_else(|| format!("no \"works\" list in {}", snippet(&page)))?;
-        let mut summary = Self {
-            work_count: page.get("work_count").and_then(|count| count.as_u64()),
-            work_keys: Vec::with_capacity(works.len()),
-            author_keys: Vec::new(),
-        };
-        for work in works {
-            summary.work_keys.push(work.get("key").and_then(|key| key.as_str()).unwrap_or_default().to_string());
-            for author in work.get("authors").and_then(|a| a.as_array()).into_iter().flatten() {
-                // `{key, name}` on subject pages; `{author: {key}}` in older records.
-                let key = author.get("key").or_else(|| author.get("author").and_then(|a| a.get("key")));
-                if let Some(key) = key.and_then(|key| key.as_str()).and_then(parse_author_key) {
-                    summary.author_keys.push(key.to_string());
-                }
-            }
-        }
-        Ok(summary)
-    }
-}
-
-fn snippet(value: &serde_json::Value) -> String {
-    value.to_string().chars().take(200).collect()
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The fake Open Library's HTTP/1.1 server on 127.0.0.1 (in the tests' process, or in the example
 //! binary's): every request goes to a handler, every request is logged. One connection per request (`Connection: close`), which is all the client needs and
-//! keeps faults (wrong status, odd headers, bad bodies) easy to script.
+//! keeps faults (wrong status, odd headers, bad bodies) easy to script. It also counts the requests
+//! in flight (arrived, not yet answered), so a test sees how many a client had under way at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -72,15 +74,42 @@ pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 pub struct TestServer {
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<Request>>>,
+    in_flight: Arc<InFlight>,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Requests that have arrived and are not answered yet (the answer written, or the connection
+/// dropped), and the most there ever were at once.
+#[derive(Debug, Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// One request in flight, from its arrival until it is dropped with its answer.
+struct Arrived(Arc<InFlight>);
+
+impl Arrived {
+    fn new(in_flight: &Arc<InFlight>) -> Self {
+        let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight.most.fetch_max(now, Ordering::SeqCst);
+        Self(in_flight.clone())
+    }
+}
+
+impl Drop for Arrived {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl TestServer {
     pub fn start(handler: Handler) -> Self {
         let log = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(InFlight::default());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server_log = log.clone();
+        let (server_log, server_in_flight) = (log.clone(), in_flight.clone());
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
@@ -88,12 +117,20 @@ impl TestServer {
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 tokio::select! {
                     _ = stopped => {}
-                    _ = serve(listener, handler, server_log) => {}
+                    _ = serve(listener, handler, server_log, server_in_flight) => {}
                 }
             });
         });
         let addr = addr_rx.recv().unwrap();
-        Self { addr, log, _stop: stop }
+        Self { addr, log, in_flight, _stop: stop }
+    }
+
+    /// The most requests that were in flight at once so far: arrived (read whole) and not yet
+    /// answered. A client that waits for each answer before it sends the next request never
+    /// makes it more than 1 (the server reads a request only after it has written the answer
+    /// before it: one thread serves every connection).
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.most.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -115,13 +152,14 @@ impl TestServer {
     }
 }
 
-async fn serve(listener: TcpListener, handler: Handler, log: Arc<Mutex<Vec<Request>>>) {
+async fn serve(listener: TcpListener, handler: Handler, log: Arc<Mutex<Vec<Request>>>, in_flight: Arc<InFlight>) {
     let counts = Arc::new(Mutex::new(HashMap::<String, u32>::new()));
     loop {
         let Ok((mut socket, _)) = listener.accept().await else { continue };
-        let (handler, log, counts) = (handler.clone(), log.clone(), counts.clone());
+        let (handler, log, counts, in_flight) = (handler.clone(), log.clone(), counts.clone(), in_flight.clone());
         tokio::spawn(async move {
             let Some(mut request) = read_request(&mut socket).await else { return };
+            let _arrived = Arrived::new(&in_flight);
             request.attempt = {
                 let mut counts = counts.lock().unwrap();
                 let n = counts.entry(request.target.clone()).or_default();

@@ -54,7 +54,9 @@ async fn a_2500_work_subject_is_three_pages_stored_byte_for_byte() {
         assert_eq!(stored.as_ref(), expected.as_slice(), "page {index}");
     }
     let targets = server.targets();
-    let page_targets: Vec<&String> = targets.iter().filter(|t| t.starts_with("/subjects/")).collect();
+    // Pages 1 and 2 are asked for concurrently: they may arrive in either order.
+    let mut page_targets: Vec<&String> = targets.iter().filter(|t| t.starts_with("/subjects/")).collect();
+    page_targets.sort();
     assert_eq!(
         page_targets,
         [&page_target("love", 1000, 0), &page_target("love", 1000, 1000), &page_target("love", 1000, 2000)]
@@ -172,15 +174,23 @@ async fn a_404_subject_is_a_clear_error_without_retries_or_manifest() {
 async fn a_server_returning_the_same_page_forever_does_not_loop() {
     let mut world = World::generated("love", 12, 5);
     world.work_count = 19353;
-    let server = world.serve_with(|world, request| {
-        if request.path.starts_with("/subjects/") { Reply::json(world.page(12, 0)) } else { world.answer(request) }
-    });
-    let lake = memory_lake();
-    let settings = fetch_settings(&server.url(), &today(), "love", &["--limit", "12"], Utc::now());
-    let err = format!("{:#}", fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
-    assert!(err.contains("refusing to loop"), "{err}");
-    assert_eq!(server.requests().len(), 2);
-    assert!(committed(&lake, "love", &today()).await.is_none());
+    // One by one, the second request shows it; with later pages asked for concurrently, the ones
+    // already under way when page 1 is judged are abandoned: no more than --concurrency after page 0.
+    for (concurrency, most) in [("1", 2), ("8", 1 + 8)] {
+        let server = world.clone().serve_with(|world, request| {
+            if request.path.starts_with("/subjects/") { Reply::json(world.page(12, 0)) } else { world.answer(request) }
+        });
+        let lake = memory_lake();
+        let flags = ["--limit", "12", "--concurrency", concurrency];
+        let settings = fetch_settings(&server.url(), &today(), "love", &flags, Utc::now());
+        let err =
+            format!("{:#}", fetch::fetch(&lake, &bookpipe::lineage::Lineage::off(), &settings).await.unwrap_err());
+        assert!(err.contains("returned the same works as page 0") && err.contains("refusing to loop"), "{err}");
+        assert!(err.contains("offset=12&"), "{err}");
+        let requests = server.requests().len();
+        assert!((2..=most).contains(&requests), "{requests} requests with --concurrency {concurrency}");
+        assert!(committed(&lake, "love", &today()).await.is_none());
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod crash;
 mod duckdb_lock;
 mod faults;
 mod fetch;
+mod fetch_concurrent;
 mod fetch_rules;
 mod gate;
 mod lineage;
