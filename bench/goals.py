@@ -17,9 +17,9 @@ WHY = {
     "17.12 -> 8.77 s at 1M (bench medians); what is left, per statement at 1M (PostgreSQL's log): that "
     "count 2.6-3.6 s on both cores, writing the 1.28 M gold rows with INSERT ... SELECT 3.2 s (binary COPY "
     "of the same rows: 1.4 s), deleting the old slice 0.6 s, reading the answers back 0.9 s, Parquet/CSV "
-    "~1.2 s; <= 6 s needs the answers counted outside SQL (the three silver columns read by binary COPY, "
-    "~0.7 s, counted in Rust, COPYed in), which moves their definition out of sql/gold; integer surrogate "
-    "keys are ruled out by the design doc (the keys are Open Library's)",
+    "~1.2 s; counting outside SQL is no road to 6 s either: a prototype (binary COPY out, Rust hash maps, "
+    "binary COPY in) took 5.4-5.7 s for author_books_per_year alone (read and count 3.4 s, delete 0.5 s, "
+    "COPY 1.4 s), ~7 s with the rest; integer surrogate keys are ruled out by the design doc",
     "job": "bookpipe's whole run must take a hundredth of dlt's: after page 0 its pages are asked for "
     "concurrently and read with a typed parse (2.94 s against dlt's 534.65 s at 50,000 works on 2026-12-03); "
     "a miss now means the machine was busy, or the fake Open Library (one thread) was the slower side",
