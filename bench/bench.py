@@ -40,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The PostgreSQL server the scheduler test starts too.
+sys.path.insert(0, str(ROOT / "tests" / "postgres"))
 from checks import gold_matches_silver, warehouse_matches_silver  # noqa: E402
 from goals import goals, goals_table  # noqa: E402
 from history import history, history_table  # noqa: E402

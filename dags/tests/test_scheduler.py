@@ -1,7 +1,9 @@
 """The DAG as deployed: `airflow standalone` (scheduler, DAG processor, API server, triggerer,
-LocalExecutor, SQLite) on 127.0.0.1 with `dags/` as its DAGs folder and the `local` runtime, driven
-only through the REST API v2, as an operator would: a run with a logical date, a run without one, a
-run whose fetch is refused, and a backfill of three past days over raw partitions fetched earlier.
+LocalExecutor) on 127.0.0.1 with `dags/` as its DAGs folder and the `local` runtime, its metadata
+database a PostgreSQL server of its own (as deployed: on SQLite, a backfill created while the
+scheduler writes can kill the scheduler, see `Airflow`), driven only through the REST API
+v2, as an operator would: a run with a logical date, a run without one, a run whose fetch is
+refused, and a backfill of three past days over raw partitions fetched earlier.
 
 **Why the clock is faked.** The DAG fires at 06:00 UTC (catchup=False, no start_date), and the
 scheduler makes runs of its own while the test drives the API, which ones depending on the hour:
@@ -37,11 +39,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +54,9 @@ import pytest
 
 from fake_openlibrary import FakeOpenLibrary
 from lineage_receiver import LineageReceiver, problems
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "postgres"))
+from postgres import Postgres
 
 DAG_ID = "bookpipe_openlibrary"
 DAGS = Path(os.environ.get("BOOKPIPE_TEST_DAGS_FOLDER") or Path(__file__).resolve().parents[1])
@@ -92,21 +97,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def faked(offset: int) -> list[str]:
+    """A command prefix that runs a program, and every process it starts, on a clock `offset`
+    seconds from the real one: libfaketime preloaded, as the `faketime` wrapper does, but without
+    the wrapper, which outlives a daemon it starts (pg_ctl's server) waiting on it. A relative
+    offset, not a start time (`@...`), which every process would start again from; the monotonic
+    clock left alone (faked, it hangs Python's lock timeouts: sem_clockwait is not intercepted,
+    wolfcw/libfaketime#390)."""
+    libraries = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
+    assert libraries, "libfaketime is not installed (apt-get install faketime; scripts/preflight)"
+    return ["env", f"LD_PRELOAD={libraries[0]}", f"FAKETIME={offset:+d}", "DONT_FAKE_MONOTONIC=1"]
+
+
 def utc(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value).astimezone(datetime.UTC)
 
 
 class Airflow:
     """`airflow standalone` in its own home, its own process group, on a clock `offset` seconds
-    from the real one (every process it starts included), and its REST API."""
+    from the real one (every process it starts included), and its REST API.
 
-    def __init__(self, home: Path, extra_env: dict[str, str], offset: int):
+    Its metadata database is `database` (SQLAlchemy URL), a PostgreSQL server on the same clock,
+    as deployed. Not SQLite: there every writer waits for one file lock, and a `POST /backfills`
+    that loses that race to the scheduler gets 503 "database is locked" after Airflow committed
+    some of the backfill's runs; its clean-up deletes them under the scheduler, which dies on
+    `StaleDataError` (and `airflow standalone` does not restart it)."""
+
+    def __init__(self, home: Path, database: str, extra_env: dict[str, str], offset: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.offset = datetime.timedelta(seconds=offset)
         venv_bin = str(Path(sys.executable).parent)
-        faketime = shutil.which("faketime")
-        assert faketime, "faketime is not installed (apt-get install faketime; scripts/preflight)"
         env = {
             k: v
             for k, v in os.environ.items()
@@ -116,9 +137,7 @@ class Airflow:
             {
                 "PATH": f"{venv_bin}:{env.get('PATH', '')}",
                 "AIRFLOW_HOME": str(home),
-                # SQLite's busy timeout 60 s, not 5: on a loaded machine a scheduler loop that waits
-                # longer for a write lock crashes the scheduler ("database is locked").
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db?timeout=60",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
                 "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__PARALLELISM": "4",
@@ -132,17 +151,15 @@ class Airflow:
                 **extra_env,
             }
         )
-        # A relative offset, not a start time (`@...`), which every process would start again from;
-        # the monotonic clock left alone (faked, it hangs Python's lock timeouts: sem_clockwait is not
-        # intercepted, wolfcw/libfaketime#390). Python's time.sleep then fails with EINVAL (libfaketime
-        # 0.9.10 shifts its absolute monotonic deadline anyway, #426): a sitecustomize sleeps relative.
-        clock = [faketime, "-m", "--exclude-monotonic", "-f", f"{offset:+d}"]
+        # Python's time.sleep fails with EINVAL under `faked` (libfaketime 0.9.10 shifts its
+        # absolute monotonic deadline even with --exclude-monotonic, #426): a sitecustomize sleeps
+        # relative.
         (home / "clock").mkdir()
         (home / "clock" / "sitecustomize.py").write_text(SLEEP_RELATIVE)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(home / "clock"), env.get("PYTHONPATH")]))
         self.log = open(home / "standalone.log", "w")
         self.process = subprocess.Popen(
-            [*clock, str(Path(venv_bin) / "airflow"), "standalone"],
+            [*faked(offset), str(Path(venv_bin) / "airflow"), "standalone"],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -162,9 +179,6 @@ class Airflow:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        # The shared memory and semaphore the `faketime` wrapper made: killed, it left them.
-        for name in (f"faketime_shm_{self.process.pid}", f"sem.faketime_sem_{self.process.pid}"):
-            Path("/dev/shm", name).unlink(missing_ok=True)
         self.log.close()
 
     def tail(self, lines: int = 60) -> str:
@@ -251,17 +265,6 @@ class Airflow:
             detail=lambda: f"at {self.now()}: {self.get(f'/dags/{DAG_ID}')}, runs {self.runs('scheduled')}",
         )
         return runs
-
-    def create_backfill(self, request: dict) -> dict:
-        """`POST /backfills`. On SQLite the API refuses it while the scheduler holds the database
-        (503 "Database is locked"): asked again, as an operator would."""
-        for _ in range(30):
-            status, backfill = self.api("POST", "/backfills", request)
-            if status != 503:
-                break
-            time.sleep(1)
-        assert status == 200, backfill
-        return backfill
 
     def task_instances(self, run_id: str) -> dict[tuple[str, int], dict]:
         body = self.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")
@@ -366,7 +369,8 @@ def backfill(airflow: Airflow, days: list[datetime.date]) -> None:
         "reprocess_behavior": "none",
         "max_active_runs": 1,
     }
-    backfill = airflow.create_backfill(backfill_request)
+    status, backfill = airflow.api("POST", "/backfills", backfill_request)
+    assert status == 200, backfill
     airflow.wait(
         "the backfill to complete",
         lambda: airflow.get(f"/backfills/{backfill['id']}").get("completed_at"),
@@ -412,44 +416,20 @@ def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, t
         home = tmp_path / "airflow"
         home.mkdir()
         start = datetime.datetime.combine(today, datetime.time.fromisoformat(clock), tzinfo=datetime.UTC)
-        airflow = Airflow(
-            home, {**bookpipe_env, **lineage_env}, round((start - datetime.datetime.now(datetime.UTC)).total_seconds())
-        )
+        offset = round((start - datetime.datetime.now(datetime.UTC)).total_seconds())
+        # Airflow's metadata database on Airflow's clock: the scheduler asks it which runs are due
+        # (`next_dagrun_create_after <= now()`).
+        # Not under tmp_path, which only root may enter: the server runs as `postgres` (as root).
+        postgres = Postgres.start(Path(tempfile.mkdtemp(prefix="bookpipe-airflow-pg-")), clock=faked(offset))
         try:
-            airflow.wait(
-                "the scheduler to be healthy",
-                lambda: airflow.api("GET", "/monitor/health")[1].get("scheduler", {}).get("status") == "healthy",
-                120,
-            )
-            airflow.wait("the DAG to be parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}")[0] == 200, 120)
-            errors = airflow.get("/importErrors")
-            assert errors["total_entries"] == 0, errors
-            assert airflow.api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})[0] == 200
-            unpaused = airflow.now()
-            ready = time.monotonic()
-            # The scheduler's own runs first: the first 06:00 and any due since, each run to the end.
-            first = first_six(unpaused)
-            scheduled = airflow.settle()
-            sixes = [first + n * DAY for n in range(3) if first + n * DAY <= airflow.now()]
-            expect_scheduled(airflow, scheduled, sixes)
-            settled = time.monotonic()
-
-            undated = manual_runs(airflow, today)
-            backfill(airflow, days)
-            backfilled_at = airflow.now()
-
-            # The scheduler again, on a parse after the backfill: the latest 06:00 gone by is due
-            # when it is later than every scheduled or backfilled run, and nothing else.
-            scheduled = airflow.settle(parsed_after=backfilled_at)
-            now = airflow.now()
-            if latest_six(now) > max([*sixes, at_six(days[-1])]):
-                sixes.append(latest_six(now))
-            expect_scheduled(airflow, scheduled, sixes)
-            assert utc(airflow.get(f"/dags/{DAG_ID}")["next_dagrun_run_after"]) == latest_six(now) + DAY
-            driven = time.monotonic() - settled
-            ran = steps_that_ran(airflow)
+            database = postgres.database("airflow").replace("postgres://", "postgresql+psycopg2://", 1)
+            airflow = Airflow(home, database, {**bookpipe_env, **lineage_env}, offset)
+            try:
+                sixes, undated, ran, timings = drive(airflow, today, days)
+            finally:
+                airflow.stop()
         finally:
-            airflow.stop()
+            postgres.stop()
         check_lineage(receiver.received(), ran)
         # Open Library was asked for exactly what the runs that fetched (and the backfill's raw
         # partitions, earlier) needed: one page each.
@@ -463,9 +443,52 @@ def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, t
     check_the_slices_and_reports(lake, warehouse, slices)
     print(
         f"clock {clock} (fake {start:%Y-%m-%d %H:%M} at start): scheduled runs "
-        f"{[f'{six:%Y-%m-%d %H:%M}' for six in sixes]}; {ready - started:.1f}s to a healthy scheduler, "
-        f"{settled - ready:.1f}s for its own runs, {driven:.1f}s for the rest, {time.monotonic() - started:.1f}s"
+        f"{[f'{six:%Y-%m-%d %H:%M}' for six in sixes]}; {timings}, {time.monotonic() - started:.1f}s in all"
     )
+
+
+def drive(
+    airflow: Airflow, today: datetime.date, days: list[datetime.date]
+) -> tuple[list[datetime.datetime], datetime.date, int, str]:
+    """Through the API, once the scheduler is up: unpause, the scheduler's own runs, the manual runs,
+    the backfill, the scheduler's runs after it. Returns the 06:00s the scheduler ran, the day the
+    undated run fetched, how many bookpipe steps ran, and how long each part took."""
+    started = time.monotonic()
+    airflow.wait(
+        "the scheduler to be healthy",
+        lambda: airflow.api("GET", "/monitor/health")[1].get("scheduler", {}).get("status") == "healthy",
+        120,
+    )
+    airflow.wait("the DAG to be parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}")[0] == 200, 120)
+    errors = airflow.get("/importErrors")
+    assert errors["total_entries"] == 0, errors
+    assert airflow.api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})[0] == 200
+    unpaused = airflow.now()
+    ready = time.monotonic()
+    # The scheduler's own runs first: the first 06:00 and any due since, each run to the end.
+    first = first_six(unpaused)
+    scheduled = airflow.settle()
+    sixes = [first + n * DAY for n in range(3) if first + n * DAY <= airflow.now()]
+    expect_scheduled(airflow, scheduled, sixes)
+    settled = time.monotonic()
+
+    undated = manual_runs(airflow, today)
+    backfill(airflow, days)
+    backfilled_at = airflow.now()
+
+    # The scheduler again, on a parse after the backfill: the latest 06:00 gone by is due
+    # when it is later than every scheduled or backfilled run, and nothing else.
+    scheduled = airflow.settle(parsed_after=backfilled_at)
+    now = airflow.now()
+    if latest_six(now) > max([*sixes, at_six(days[-1])]):
+        sixes.append(latest_six(now))
+    expect_scheduled(airflow, scheduled, sixes)
+    assert utc(airflow.get(f"/dags/{DAG_ID}")["next_dagrun_run_after"]) == latest_six(now) + DAY
+    timings = (
+        f"{settled - ready:.1f}s for its own runs, {time.monotonic() - settled:.1f}s for the rest"
+        f" (healthy after {ready - started:.1f}s)"
+    )
+    return sixes, undated, steps_that_ran(airflow), timings
 
 
 def steps_that_ran(airflow: Airflow) -> int:

@@ -1,7 +1,9 @@
-"""A throwaway PostgreSQL server for the benchmark, like the one the Rust tests start
-(tests/it/support/postgres.rs): initdb into a folder, a free 127.0.0.1 port, durability settings
-off (fsync, synchronous_commit, full_page_writes) so the disk of this machine is not what is
-measured. As root, the server runs as the `postgres` user, since initdb refuses root."""
+"""A throwaway PostgreSQL server for the benchmark (bench/) and the scheduler test (its Airflow's
+metadata database, dags/tests/test_scheduler.py), like the one the Rust tests start
+(tests/it/support/postgres.rs): initdb into a folder, a free 127.0.0.1 port, trusting local
+connections, durability settings off (fsync, synchronous_commit, full_page_writes) so the disk of
+this machine is not what is measured. As root, the server runs as the `postgres` user, since
+initdb refuses root. A missing server binary is an error: nothing here skips."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 
@@ -18,24 +19,26 @@ def pg_bin() -> Path:
         return Path(os.environ["BOOKPIPE_PG_BIN"])
     found = sorted(p / "bin" for p in Path("/usr/lib/postgresql").glob("*") if (p / "bin/initdb").is_file())
     if not found:
-        sys.exit("no /usr/lib/postgresql/*/bin/initdb: install postgresql (or set BOOKPIPE_PG_BIN)")
+        raise RuntimeError("no /usr/lib/postgresql/*/bin/initdb: install postgresql (or set BOOKPIPE_PG_BIN)")
     return found[-1]
 
 
 class Postgres:
-    def __init__(self, folder: Path, port: int) -> None:
-        self.folder, self.port, self.bin = folder, port, pg_bin()
+    def __init__(self, folder: Path, port: int, clock: list[str]) -> None:
+        self.folder, self.port, self.bin, self.clock = folder, port, pg_bin(), clock
         self.user = "postgres" if os.geteuid() == 0 else None
         self.databases: set[str] = set()
 
     @classmethod
-    def start(cls, folder: Path) -> Postgres:
+    def start(cls, folder: Path, clock: list[str] | None = None) -> Postgres:
+        """A server in `folder` (emptied first); `clock`, a command prefix its programs run under
+        (the scheduler test's faked clock)."""
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = cls(folder, port)
+        server = cls(folder, port, clock or [])
         if server.user:
             subprocess.run(["chown", "-R", server.user, str(folder)], check=True)
         data = str(folder / "data")
@@ -49,14 +52,15 @@ class Postgres:
 
     def command(self, program: str, *args: str) -> list[str]:
         path = str(self.bin / program)
-        return ["runuser", "-u", self.user, "--", path, *args] if self.user else [path, *args]
+        command = [*self.clock, path, *args]
+        return ["runuser", "-u", self.user, "--", *command] if self.user else command
 
     def run(self, program: str, *args: str) -> str:
         result = subprocess.run(
             self.command(program, *args), cwd=self.folder, capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
-            sys.exit(f"{program} failed: {result.stdout}{result.stderr}")
+            raise RuntimeError(f"{program} failed ({result.returncode}): {result.stdout}{result.stderr}")
         return result.stdout
 
     def database(self, name: str) -> str:
@@ -73,7 +77,7 @@ class Postgres:
     def psql(self, database: str, args: list[str]) -> str:
         result = subprocess.run(self.psql_command(database, args), capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            sys.exit(f"psql failed: {result.stderr}")
+            raise RuntimeError(f"psql failed: {result.stderr}")
         return result.stdout
 
     def counts(self, database: str, tables: list[str]) -> dict:
