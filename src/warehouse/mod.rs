@@ -14,6 +14,7 @@
 pub mod duckdb;
 mod duckdb_scan;
 mod error;
+mod pg_copy;
 pub mod postgres;
 pub mod redshift;
 mod slice;

@@ -2,16 +2,17 @@
 //! writers with advisory locks. It talks through the wire client it shares with Redshift
 //! ([`super::wire`]); what every engine does alike (migrations, answers, reads) is in [`super`].
 
-use std::pin::pin;
+use std::pin::Pin;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray};
-use arrow::datatypes::{DataType, Int16Type, Int32Type, Int64Type};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
 use chrono::NaiveDate;
-use futures::TryStreamExt;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use futures::{SinkExt, TryStreamExt};
+use tokio_postgres::{Client, CopyInSink};
 
 use super::error::WarehouseError;
+use super::pg_copy;
 use super::slice::{Batches, LOADED, LoadCounts};
 use super::sql;
 use super::wire::{Wire, pg_err};
@@ -92,26 +93,14 @@ impl Postgres {
         }
         let mut counts = LoadCounts::default();
         for (table, mut batches) in tables {
-            let schema = table.schema();
-            let mut types = vec![Type::VARCHAR, Type::DATE];
-            types.extend(schema.fields().iter().map(|f| pg_type(f.data_type())));
-            let columns: Vec<&str> =
-                ["subject", "ds"].into_iter().chain(schema.fields().iter().map(|f| f.name().as_str())).collect();
-            let copy = sql::pg_copy_binary(partition(table), &columns);
-            let context = || format!("copying into {}", table.name());
-            let sink = tx.copy_in(&copy).await.map_err(err(context()))?;
-            let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
+            let context = format!("copying into {}", table.name());
+            let mut copy =
+                SliceCopy::start(tx.client(), partition(table), &table.schema(), slice, || err(context.clone()))
+                    .await?;
             while let Some(batch) = batches.try_next().await? {
-                let values: Vec<Values> = batch.columns().iter().map(Values::of).collect();
-                for row in 0..batch.num_rows() {
-                    let mut fields: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(values.len() + 2);
-                    fields.push(&subject);
-                    fields.push(&date);
-                    fields.extend(values.iter().map(|v| v.get(row)));
-                    writer.as_mut().write(&fields).await.map_err(err(context()))?;
-                }
+                copy.write(&batch).await.map_err(err(context.clone()))?;
             }
-            *counts.get_mut(table) = writer.as_mut().finish().await.map_err(err(context()))?;
+            *counts.get_mut(table) = copy.finish().await.map_err(err(context))?;
         }
         // Fresh statistics, or the planner guesses nested loops for the gold joins (minutes, not
         // seconds, at 100,000 books): of the day's partitions only, whatever the history.
@@ -125,54 +114,54 @@ impl Postgres {
     }
 }
 
+/// A binary `COPY` of a slice's rows into `table`: each row its `subject` and `ds`, then the
+/// columns of `schema` (Arrow batches of it), encoded by [`pg_copy`].
+struct SliceCopy<'a> {
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+    subject: &'a str,
+    date: NaiveDate,
+}
+
+impl<'a> SliceCopy<'a> {
+    async fn start(
+        client: &Client,
+        table: &str,
+        schema: &SchemaRef,
+        slice: &'a Partition,
+        err: impl Fn() -> Box<dyn FnOnce(tokio_postgres::Error) -> WarehouseError>,
+    ) -> Result<Self, WarehouseError> {
+        let columns: Vec<&str> =
+            ["subject", "ds"].into_iter().chain(schema.fields().iter().map(|f| f.name().as_str())).collect();
+        let sink = client.copy_in(&sql::pg_copy_binary(table, &columns)).await.map_err(err())?;
+        let (subject, date) = params(slice);
+        let mut copy = Self { sink: Box::pin(sink), subject, date };
+        copy.send(pg_copy::HEADER.to_vec()).await.map_err(err())?;
+        Ok(copy)
+    }
+
+    async fn write(&mut self, batch: &RecordBatch) -> Result<(), tokio_postgres::Error> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let rows = pg_copy::CHUNK_ROWS.min(batch.num_rows() - offset);
+            let mut chunk = Vec::new();
+            pg_copy::encode(&mut chunk, self.subject, self.date, &batch.slice(offset, rows));
+            self.send(chunk).await?;
+            offset += rows;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, chunk: Vec<u8>) -> Result<(), tokio_postgres::Error> {
+        self.sink.send(Bytes::from(chunk)).await
+    }
+
+    async fn finish(mut self) -> Result<u64, tokio_postgres::Error> {
+        self.send(pg_copy::TRAILER.to_vec()).await?;
+        self.sink.as_mut().finish().await
+    }
+}
+
 /// A slice's `$1` and `$2` as PostgreSQL is given them: text and a date.
 fn params(slice: &Partition) -> (&str, NaiveDate) {
     (slice.subject.as_str(), slice.ds.date())
-}
-
-/// The PostgreSQL type binary COPY must be told for an Arrow column (as the migration declares).
-fn pg_type(data_type: &DataType) -> Type {
-    match data_type {
-        DataType::Utf8 => Type::VARCHAR,
-        DataType::Int16 => Type::INT2,
-        DataType::Int32 => Type::INT4,
-        DataType::Int64 => Type::INT8,
-        DataType::Boolean => Type::BOOL,
-        other => unreachable!("silver tables have no {other} column"),
-    }
-}
-
-/// One Arrow column as values `tokio-postgres` can write.
-enum Values<'a> {
-    Text(Vec<Option<&'a str>>),
-    I16(Vec<Option<i16>>),
-    I32(Vec<Option<i32>>),
-    I64(Vec<Option<i64>>),
-    Bool(Vec<Option<bool>>),
-}
-
-impl<'a> Values<'a> {
-    fn of(array: &'a ArrayRef) -> Self {
-        match array.data_type() {
-            DataType::Utf8 => Values::Text(array.as_string::<i32>().iter().collect()),
-            DataType::Int16 => Values::I16(array.as_primitive::<Int16Type>().iter().collect()),
-            DataType::Int32 => Values::I32(array.as_primitive::<Int32Type>().iter().collect()),
-            DataType::Int64 => Values::I64(array.as_primitive::<Int64Type>().iter().collect()),
-            DataType::Boolean => {
-                let bools: &BooleanArray = array.as_boolean();
-                Values::Bool(bools.iter().collect())
-            }
-            other => unreachable!("silver tables have no {other} column"),
-        }
-    }
-
-    fn get(&self, row: usize) -> &(dyn ToSql + Sync) {
-        match self {
-            Values::Text(v) => &v[row],
-            Values::I16(v) => &v[row],
-            Values::I32(v) => &v[row],
-            Values::I64(v) => &v[row],
-            Values::Bool(v) => &v[row],
-        }
-    }
 }
