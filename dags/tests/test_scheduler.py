@@ -50,6 +50,7 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 
 from fake_openlibrary import FakeOpenLibrary
@@ -145,8 +146,9 @@ class Airflow:
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-                # Not 8793, the default: another Airflow on this machine must not collide.
+                # Not 8793 and 8794, the defaults: another Airflow on this machine must not collide.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
                 **extra_env,
             }
@@ -166,6 +168,24 @@ class Airflow:
             start_new_session=True,
         )
         self.home = home
+        # The processes `airflow standalone` runs, once `watch` is called: pid -> command line.
+        self.watched: dict[int, str] = {}
+
+    def watch(self) -> None:
+        """From now on a wait fails at once, naming it, when one of the processes `airflow
+        standalone` runs (scheduler, DAG processor, API server, triggerer) has exited: standalone
+        does not restart it, so a dead scheduler would otherwise show only as a run that never ends."""
+        self.watched = {p.pid: " ".join(p.cmdline()[1:]) for p in psutil.Process(self.process.pid).children()}
+        assert len(self.watched) == 4, self.watched
+
+    def exited(self) -> list[str]:
+        def alive(pid: int) -> bool:
+            try:
+                return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return False
+
+        return [command for pid, command in self.watched.items() if not alive(pid)]
 
     def now(self) -> datetime.datetime:
         """The time on Airflow's clock."""
@@ -205,6 +225,8 @@ class Airflow:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"airflow standalone exited with {self.process.returncode}:\n{self.tail()}")
+            if exited := self.exited():
+                pytest.fail(f"{exited} exited under airflow standalone, which does not restart it:\n{self.tail()}")
             try:
                 result = check()
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -460,6 +482,7 @@ def drive(
         120,
     )
     airflow.wait("the DAG to be parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}")[0] == 200, 120)
+    airflow.watch()
     errors = airflow.get("/importErrors")
     assert errors["total_entries"] == 0, errors
     assert airflow.api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})[0] == 200
