@@ -10,7 +10,7 @@
 //! "Binary Format".
 
 use arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Float64Type, Int16Type, Int32Type, Int64Type};
+use arrow::datatypes::{DataType, Int16Type, Int32Type, Int64Type};
 use chrono::NaiveDate;
 
 /// The file header: the signature, no flags (no OIDs), no header extension.
@@ -20,11 +20,11 @@ pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 pub const TRAILER: &[u8] = &[0xff, 0xff];
 
 /// Rows encoded into one buffer (one `CopyData` message) at most: large enough that per-message
-/// costs vanish, small enough that a 1M-row answer is never one 40 MB buffer.
+/// costs vanish, small enough that a large batch from the lake is never one buffer of tens of MB.
 pub const CHUNK_ROWS: usize = 16_384;
 
 /// Appends `batch`'s rows to `out`, each as `subject`, `date`, then the batch's columns. Text,
-/// int2, int4, int8, bool and float8 columns, which is every column of the silver and gold tables.
+/// int2, int4, int8 and bool columns, which is every column of the silver tables.
 pub fn encode(out: &mut Vec<u8>, subject: &str, date: NaiveDate, batch: &RecordBatch) {
     let fields = i16::try_from(batch.num_columns() + 2).expect("a table of fewer than 32,767 columns");
     let columns: Vec<Column> = batch.columns().iter().map(|c| Column::of(c.as_ref())).collect();
@@ -59,7 +59,6 @@ enum Column<'a> {
     I32(&'a PrimitiveArray<Int32Type>),
     I64(&'a PrimitiveArray<Int64Type>),
     Bool(&'a BooleanArray),
-    F64(&'a PrimitiveArray<Float64Type>),
 }
 
 impl<'a> Column<'a> {
@@ -70,8 +69,7 @@ impl<'a> Column<'a> {
             DataType::Int32 => Column::I32(array.as_primitive()),
             DataType::Int64 => Column::I64(array.as_primitive()),
             DataType::Boolean => Column::Bool(array.as_boolean()),
-            DataType::Float64 => Column::F64(array.as_primitive()),
-            other => unreachable!("silver and gold tables have no {other} column"),
+            other => unreachable!("silver tables have no {other} column"),
         }
     }
 
@@ -82,7 +80,6 @@ impl<'a> Column<'a> {
             Column::I32(a) => a.is_null(row),
             Column::I64(a) => a.is_null(row),
             Column::Bool(a) => a.is_null(row),
-            Column::F64(a) => a.is_null(row),
         }
     }
 
@@ -97,7 +94,6 @@ impl<'a> Column<'a> {
             Column::I32(a) => value(out, &a.value(row).to_be_bytes()),
             Column::I64(a) => value(out, &a.value(row).to_be_bytes()),
             Column::Bool(a) => value(out, &[u8::from(a.value(row))]),
-            Column::F64(a) => value(out, &a.value(row).to_bits().to_be_bytes()),
         }
     }
 }
@@ -106,7 +102,7 @@ impl<'a> Column<'a> {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int16Array, Int32Array, Int64Array, StringArray};
+    use arrow::array::{ArrayRef, BooleanArray, Int16Array, Int32Array, Int64Array, StringArray};
 
     use super::*;
 
@@ -118,13 +114,12 @@ mod tests {
             ("i", Arc::new(Int32Array::from(vec![Some(-2), None]))),
             ("l", Arc::new(Int64Array::from(vec![Some(1 << 40), None]))),
             ("b", Arc::new(BooleanArray::from(vec![Some(true), None]))),
-            ("f", Arc::new(Float64Array::from(vec![Some(1.5), None]))),
         ];
         let batch = RecordBatch::try_from_iter(columns).unwrap();
         let mut out = Vec::new();
         encode(&mut out, "sf", NaiveDate::from_ymd_opt(2000, 1, 3).unwrap(), &batch);
 
-        let mut first = vec![0, 8];
+        let mut first = vec![0, 7];
         first.extend([0, 0, 0, 2, b's', b'f']);
         first.extend([0, 0, 0, 4, 0, 0, 0, 2]); // 2000-01-03: day 2
         first.extend([0, 0, 0, 4, b'O', b'L', b'1', b'W']);
@@ -132,11 +127,10 @@ mod tests {
         first.extend([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe]);
         first.extend([0, 0, 0, 8, 0, 0, 1, 0, 0, 0, 0, 0]);
         first.extend([0, 0, 0, 1, 1]);
-        first.extend([0, 0, 0, 8, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]);
-        let mut second = vec![0, 8];
+        let mut second = vec![0, 7];
         second.extend([0, 0, 0, 2, b's', b'f']);
         second.extend([0, 0, 0, 4, 0, 0, 0, 2]);
-        second.extend([0xff; 4 * 6]);
+        second.extend([0xff; 4 * 5]);
         assert_eq!(out, [first, second].concat());
     }
 

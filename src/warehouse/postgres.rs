@@ -94,9 +94,9 @@ impl Postgres {
         let mut counts = LoadCounts::default();
         for (table, mut batches) in tables {
             let context = format!("copying into {}", table.name());
-            let mut copy =
-                SliceCopy::start(tx.client(), partition(table), &table.schema(), slice, || err(context.clone()))
-                    .await?;
+            let mut copy = SliceCopy::start(tx.client(), partition(table), &table.schema(), slice)
+                .await
+                .map_err(err(context.clone()))?;
             while let Some(batch) = batches.try_next().await? {
                 copy.write(&batch).await.map_err(err(context.clone()))?;
             }
@@ -128,14 +128,13 @@ impl<'a> SliceCopy<'a> {
         table: &str,
         schema: &SchemaRef,
         slice: &'a Partition,
-        err: impl Fn() -> Box<dyn FnOnce(tokio_postgres::Error) -> WarehouseError>,
-    ) -> Result<Self, WarehouseError> {
+    ) -> Result<Self, tokio_postgres::Error> {
         let columns: Vec<&str> =
             ["subject", "ds"].into_iter().chain(schema.fields().iter().map(|f| f.name().as_str())).collect();
-        let sink = client.copy_in(&sql::pg_copy_binary(table, &columns)).await.map_err(err())?;
+        let sink = client.copy_in(&sql::pg_copy_binary(table, &columns)).await?;
         let (subject, date) = params(slice);
         let mut copy = Self { sink: Box::pin(sink), subject, date };
-        copy.send(pg_copy::HEADER.to_vec()).await.map_err(err())?;
+        copy.send(pg_copy::HEADER.to_vec()).await?;
         Ok(copy)
     }
 
