@@ -9,18 +9,18 @@ refused, and a backfill of three past days over raw partitions fetched earlier.
 scheduler makes runs of its own while the test drives the API, which ones depending on the hour:
 unpaused within a tenth of a day (2 h 24 min) after a 06:00 it runs that 06:00 at once (with no
 start_date, airflow/timetables/trigger.py `_calc_first_run`, which treats `run_immediately=False`
-like `None`), else it waits for the next 06:00; a 06:00 that passes during the test fires; and
-after the backfill the latest 06:00 gone by is due (the latest automated run is now the backfill's,
-and catchup=False only skips ahead to the latest 06:00, `next_dagrun_info`). So the Airflow
-processes run under libfaketime with a constant offset (`faketime -f +N`, one clock for every
-process they start; `--exclude-monotonic`) that puts their clock at the real UTC date at 05:59,
-06:01, 12:00 and 23:59 (one test each; BOOKPIPE_TEST_CLOCKS="05:59,12:00" picks some), and the
-test expects the scheduler's runs: before the manual runs, that day's 06:00, fired a minute in
-(05:59) or at once (06:01), or none (12:00, 23:59); after the backfill, that day's 06:00 at every
-clock, none other, and the next run planned for the next 06:00. From 23:59 the manual runs start
-past Airflow's midnight: the run without a logical date fetches the real tomorrow. The bookpipe
-binary is statically linked, so it keeps the real clock (its fetch accepts a ds from yesterday to
-tomorrow): the test starts only when the real UTC date cannot change before it ends.
+like `None`), else it waits for the next 06:00; a 06:00 that passes during the test fires; and after
+the backfill the latest 06:00 gone by is due (the latest automated run is now the backfill's, and
+catchup=False only skips ahead to the latest 06:00, `next_dagrun_info`). So the Airflow processes
+and their PostgreSQL server run under libfaketime with a constant offset (`FAKETIME=+N`, one clock
+for every process they start; the monotonic clock left alone: `faked`) that puts their clock at the
+real UTC date at 05:59, 06:01, 12:00 and 23:59 (one test each; BOOKPIPE_TEST_CLOCKS="05:59,12:00"
+picks some), and the test expects the scheduler's runs: before the manual runs, that day's 06:00,
+fired a minute in (05:59) or at once (06:01), or none (12:00, 23:59); after the backfill, that day's
+06:00 at every clock, none other, and the next run planned for the next 06:00. From 23:59 the manual
+runs start past Airflow's midnight: the run without a logical date fetches the real tomorrow. The
+bookpipe binary is statically linked, so it keeps the real clock (its fetch accepts a ds from
+yesterday to tomorrow): the test starts only when the real UTC date cannot change before it ends.
 
 It proves, at each clock: the scheduler's runs ran the three default subjects in parallel (one
 mapped task group, labelled by subject) on one DuckDB warehouse, every task once; a run with a
@@ -154,8 +154,8 @@ class Airflow:
             }
         )
         # Python's time.sleep fails with EINVAL under `faked` (libfaketime 0.9.10 shifts its
-        # absolute monotonic deadline even with --exclude-monotonic, #426): a sitecustomize sleeps
-        # relative.
+        # absolute monotonic deadline even with the monotonic clock left alone, #426): a
+        # sitecustomize sleeps relative.
         (home / "clock").mkdir()
         (home / "clock" / "sitecustomize.py").write_text(SLEEP_RELATIVE)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(home / "clock"), env.get("PYTHONPATH")]))
