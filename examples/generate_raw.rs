@@ -100,6 +100,10 @@ const MERGED_EVERY: u64 = 100;
 /// fetch stores it as its fallback does (an object of its own, `batch: false`).
 const SINGLE_EVERY: u64 = 50;
 
+/// The run tag in the generated author objects' names: fetch draws one per run; a generated lake
+/// keeps a fixed one so the same arguments give the same lake.
+const GENERATED_RUN: &str = "00000000";
+
 /// The author objects of the partition, written as fetch writes them.
 struct Authors<'a> {
     lake: &'a Lake,
@@ -127,7 +131,8 @@ impl<'a> Authors<'a> {
             let entries: Vec<(String, serde_json::Value)> =
                 answered.iter().map(|key| ((*key).clone(), record(key, listed))).collect();
             let body = synth::get_many(&entries);
-            let path = self.folder.clone().join(layout::author_batch_name(&self.stamp, self.batches as u32));
+            let path =
+                self.folder.clone().join(layout::author_batch_name(&self.stamp, GENERATED_RUN, self.batches as u32));
             let object = Object::describe(&path, &body, Some(entries.len() as u64));
             for (key, value) in &entries {
                 let redirect = bookpipe::records::redirect_of(value);
@@ -138,7 +143,7 @@ impl<'a> Authors<'a> {
             self.batches += 1;
             for key in omitted {
                 let body = serde_json::to_vec(&record(key, listed))?;
-                let path = self.folder.clone().join(layout::author_record_name(key, &self.stamp));
+                let path = self.folder.clone().join(layout::author_record_name(key, &self.stamp, GENERATED_RUN));
                 let object = Object::describe(&path, &body, None);
                 let redirect = bookpipe::records::redirect_target(&body);
                 self.records.insert(key.clone(), self.record(key, &object, false, redirect));

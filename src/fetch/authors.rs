@@ -209,7 +209,7 @@ impl<'a> Fetcher<'a> {
             Err(err) => return Err(err.into()),
         };
         let n = self.next_batch.fetch_add(1, Ordering::Relaxed);
-        let path = self.folder.clone().join(layout::author_batch_name(&self.stamp, n));
+        let path = self.folder.clone().join(layout::author_batch_name(&self.stamp, &self.s.run_tag, n));
         let object = output::store(self.lake, &path, body, Some(result.len() as u64)).await?;
         self.batches.fetch_add(1, Ordering::Relaxed);
         let mut found = Vec::with_capacity(keys.len());
@@ -252,7 +252,7 @@ impl<'a> Fetcher<'a> {
                 Err(err) => return Err(err.into()),
             };
             let redirect = records::redirect_target(&body);
-            let path = self.folder.clone().join(layout::author_record_name(key, &self.stamp));
+            let path = self.folder.clone().join(layout::author_record_name(key, &self.stamp, &self.s.run_tag));
             let object = output::store(self.lake, &path, body, None).await?;
             round.0.push(self.record(key, &path, &object, false, redirect));
             round.2.push(object);

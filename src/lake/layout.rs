@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! raw/openlibrary/subjects/subject=S/ds=D/page-00000.json ... _manifest.json   (fetch)
-//! raw/openlibrary/authors/subject=S/ds=D/batch-<stamp>-00000.json ...          (fetch, immutable)
+//! raw/openlibrary/authors/subject=S/ds=D/batch-<stamp>-<run>-00000.json ...    (fetch, immutable)
 //! silver/<table>/subject=S/ds=D/part-00000.parquet, _manifest.json              (transform)
 //! gold/<table>/subject=S/ds=D/part-00000.parquet, _manifest.json                (aggregate)
 //! exports/gold_csv/<table>/subject=S/ds=D/part-00000.csv, _manifest.json        (aggregate)
@@ -68,25 +68,38 @@ pub fn raw_author_partition(partition: &Partition) -> Path {
     hive(&["raw", "openlibrary", "authors"], partition)
 }
 
-/// The object of the `n`-th `/api/get_many` answer of the fetch that started at `stamp`.
-pub fn author_batch_name(stamp: &str, n: u32) -> String {
-    format!("batch-{stamp}-{n:05}.json")
+/// The object of the `n`-th `/api/get_many` answer of the fetch that started at `stamp` and drew
+/// the tag `run`. The tag makes the name one run's alone: two fetches of a partition that start in
+/// the same millisecond (two Airflow tries, a backfill beside the schedule) would otherwise write
+/// the same names with different answers, and each run's manifest would name the other's bytes.
+pub fn author_batch_name(stamp: &str, run: &str, n: u32) -> String {
+    format!("batch-{stamp}-{run}-{n:05}.json")
 }
 
-/// The object of one `/authors/<key>.json` answer of the fetch that started at `stamp`.
-pub fn author_record_name(key: &str, stamp: &str) -> String {
-    format!("{key}-{stamp}.json")
+/// The object of one `/authors/<key>.json` answer of the fetch that started at `stamp` and drew
+/// the tag `run` (see [`author_batch_name`]).
+pub fn author_record_name(key: &str, stamp: &str, run: &str) -> String {
+    format!("{key}-{stamp}-{run}.json")
 }
 
 /// What an author object's name says: a batch (`None`) or one author's record, and the stamp.
+/// Names written before runs drew a tag (`batch-<stamp>-00000.json`, `<KEY>-<stamp>.json`) read the
+/// same way.
 pub fn parse_author_object_name(name: &str) -> Option<(Option<&str>, &str)> {
     let stem = name.strip_suffix(".json")?;
-    if let Some(rest) = stem.strip_prefix("batch-") {
-        let (stamp, n) = rest.rsplit_once('-')?;
-        return n.bytes().all(|b| b.is_ascii_digit()).then_some((None, stamp));
+    // The stamp holds no '-'; a run's tag, when there is one, follows it.
+    fn stamp_of(rest: &str) -> Option<&str> {
+        rest.split('-').next().filter(|stamp| !stamp.is_empty())
     }
-    let (key, stamp) = stem.split_once('-')?;
-    Some((Some(key), stamp))
+    if let Some(rest) = stem.strip_prefix("batch-") {
+        let (rest, n) = rest.rsplit_once('-')?;
+        if !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        return Some((None, stamp_of(rest)?));
+    }
+    let (key, rest) = stem.split_once('-')?;
+    Some((Some(key), stamp_of(rest)?))
 }
 
 /// The name of the n-th page object of a raw subject partition.
@@ -272,8 +285,17 @@ mod tests {
             "raw/openlibrary/authors/subject=place:london/ds=2024-05-01"
         );
         let stamp = "20240501T060000.000Z";
-        assert_eq!(parse_author_object_name(&author_batch_name(stamp, 3)), Some((None, stamp)));
-        assert_eq!(parse_author_object_name(&author_record_name("OL1A", stamp)), Some((Some("OL1A"), stamp)));
+        assert_eq!(author_batch_name(stamp, "0a1b2c3d", 3), "batch-20240501T060000.000Z-0a1b2c3d-00003.json");
+        assert_eq!(author_record_name("OL1A", stamp, "0a1b2c3d"), "OL1A-20240501T060000.000Z-0a1b2c3d.json");
+        assert_eq!(parse_author_object_name(&author_batch_name(stamp, "0a1b2c3d", 3)), Some((None, stamp)));
+        assert_eq!(
+            parse_author_object_name(&author_record_name("OL1A", stamp, "0a1b2c3d")),
+            Some((Some("OL1A"), stamp))
+        );
+        // Names of fetches before runs drew a tag.
+        assert_eq!(parse_author_object_name("batch-20240501T060000.000Z-00003.json"), Some((None, stamp)));
+        assert_eq!(parse_author_object_name("OL1A-20240501T060000.000Z.json"), Some((Some("OL1A"), stamp)));
+        assert_eq!(parse_author_object_name("batch-20240501T060000.000Z-0a1b2c3d-x.json"), None);
         assert_eq!(parse_author_object_name("_manifest.json"), None);
         assert_eq!(
             silver_object(Table::BookAuthors, &partition).as_ref(),

@@ -134,6 +134,9 @@ pub struct FetchSettings {
     pub concurrency: usize,
     /// The moment the task started: stamps `fetched_at` and judges the author cache's age.
     pub now: DateTime<Utc>,
+    /// This run's tag in the names of the author objects it writes (`layout::author_batch_name`):
+    /// drawn, because two runs of one partition may share the millisecond and every setting.
+    pub run_tag: String,
 }
 
 /// Open Library refuses `limit` above this (a `422` since 2026, a `400` before).
@@ -214,6 +217,7 @@ impl FetchSettings {
             allow_past_ds: args.allow_past_ds,
             concurrency: args.concurrency,
             now,
+            run_tag: format!("{:08x}", fastrand::u32(..)),
         })
     }
 }
