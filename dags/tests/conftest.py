@@ -3,10 +3,12 @@ DAG folder on sys.path, and a DagBag loader that honours the runtime chosen by t
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,15 @@ def binary():
     path = os.environ.get("BOOKPIPE_BINARY")
     assert path and Path(path).is_file(), "set BOOKPIPE_BINARY to the bookpipe binary (scripts/test does)"
     return path
+
+
+def wait_out_the_real_midnight(margin: datetime.timedelta) -> None:
+    """Sleeps past the real UTC midnight when it is less than `margin` away: a test that takes its
+    days from the real date and runs the bookpipe binary (static, so on the real clock, which
+    fetches a ds from yesterday to tomorrow only) must not see the date change under it."""
+    now = datetime.datetime.now(datetime.UTC)
+    midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(0), tzinfo=datetime.UTC)
+    if midnight - now < margin:
+        pause = (midnight - now).total_seconds() + 30
+        print(f"waiting {pause:.0f}s for the real UTC midnight: the test's days come from the real date")
+        time.sleep(pause)

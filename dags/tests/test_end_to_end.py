@@ -9,7 +9,7 @@ import time
 
 import duckdb
 
-from conftest import load_dag
+from conftest import load_dag, wait_out_the_real_midnight
 from fake_openlibrary import FakeOpenLibrary
 
 SUBJECTS = ["science_fiction", "love"]
@@ -35,6 +35,8 @@ def test_two_days_and_a_rerun_leave_exactly_two_slices(airflow_db, monkeypatch, 
             monkeypatch.setenv(name, value)
         dag, errors = load_dag(monkeypatch, "local")
         assert errors == {}
+        # Two days of the real date, each fetched: the date may not change between them.
+        wait_out_the_real_midnight(datetime.timedelta(minutes=10))
         today = datetime.datetime.now(datetime.UTC).date()
         yesterday = today - datetime.timedelta(days=1)
 

@@ -53,6 +53,7 @@ import duckdb
 import psutil
 import pytest
 
+from conftest import wait_out_the_real_midnight
 from fake_openlibrary import FakeOpenLibrary
 from lineage_receiver import LineageReceiver, problems
 
@@ -339,18 +340,6 @@ def expect_scheduled(airflow: Airflow, runs: list[dict], sixes: list[datetime.da
         expect(airflow.task_instances(run["dag_run_id"]), DEFAULT_SUBJECTS)
 
 
-def wait_out_the_real_midnight() -> None:
-    now = datetime.datetime.now(datetime.UTC)
-    midnight = datetime.datetime.combine(now.date() + DAY, datetime.time(0), tzinfo=datetime.UTC)
-    if midnight - now < MIDNIGHT_MARGIN:
-        pause = (midnight - now).total_seconds() + 30
-        print(
-            f"waiting {pause:.0f}s for the real UTC midnight: the test's days come from the real date, and the"
-            " bookpipe binary (static, so on the real clock) fetches a ds from yesterday to tomorrow only"
-        )
-        time.sleep(pause)
-
-
 def manual_runs(airflow: Airflow, today: datetime.date) -> datetime.date:
     """A run with a logical date, one without (the day it fetched returned) and a refused one."""
     # A run with a logical date: --ds is its day.
@@ -407,7 +396,7 @@ def backfill(airflow: Airflow, days: list[datetime.date]) -> None:
 
 @pytest.mark.parametrize("clock", SELECTED)
 def test_a_real_scheduler_runs_its_own_runs_and_the_api_s_and_backfills(clock, tmp_path, binary):
-    wait_out_the_real_midnight()
+    wait_out_the_real_midnight(MIDNIGHT_MARGIN)
     started = time.monotonic()
     today = datetime.datetime.now(datetime.UTC).date()
     yesterday = today - DAY

@@ -3,11 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::support::openlibrary::World;
-use crate::support::{bookpipe_on, run_day, stdout_of, today};
-
-fn days_ago(n: u64) -> String {
-    (chrono::Utc::now().date_naive() - chrono::Days::new(n)).to_string()
-}
+use crate::support::{bookpipe_on, days_ago, run_day, stdout_of, today};
 
 #[test]
 fn the_grid_shows_each_stage_complete_incomplete_or_absent_with_its_rows() {

@@ -98,12 +98,37 @@ pub fn run_day(world: openlibrary::World, lake: &std::path::Path, warehouse: &st
 
 /// Today's date (UTC) as a ds string.
 pub fn today() -> String {
-    Utc::now().date_naive().to_string()
+    real_date().to_string()
 }
 
 /// The date `days` days before today (UTC) as a ds string.
 pub fn days_ago(days: u64) -> String {
-    (Utc::now().date_naive() - chrono::Days::new(days)).to_string()
+    (real_date() - chrono::Days::new(days)).to_string()
+}
+
+/// How close to the real UTC midnight the tests may start: the whole suite takes a minute or two.
+const MIDNIGHT_MARGIN: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// The real UTC date, read after the real midnight when it was less than [`MIDNIGHT_MARGIN`] away
+/// the first time any test asked: the tests take their days from it and run the binary, which
+/// reads the same clock (a fetch takes a ds from yesterday to tomorrow only), so the date must not
+/// change in the middle of them. The first caller sleeps; the others wait for it.
+fn real_date() -> chrono::NaiveDate {
+    static WAITED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    WAITED.get_or_init(|| {
+        let now = Utc::now();
+        let midnight = (now.date_naive() + chrono::Days::new(1)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let left = (midnight - now).to_std().unwrap_or_default();
+        if left < MIDNIGHT_MARGIN {
+            let pause = left + std::time::Duration::from_secs(30);
+            eprintln!(
+                "waiting {}s for the real UTC midnight: the tests' days come from the real date",
+                pause.as_secs()
+            );
+            std::thread::sleep(pause);
+        }
+    });
+    Utc::now().date_naive()
 }
 
 /// Every file below `root`, by path relative to it, with its bytes.
@@ -132,7 +157,7 @@ pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Str
 
 /// Yesterday's date (UTC) as a ds string.
 pub fn yesterday() -> String {
-    (Utc::now().date_naive() - chrono::Days::new(1)).to_string()
+    days_ago(1)
 }
 
 /// Serves `page` for every subject page request, and author records as `authors` says (absent: 404),
