@@ -207,7 +207,47 @@ async fn reject_reasons(lake: &Lake, objects: &[Object]) -> anyhow::Result<Vec<S
 }
 
 /// Rewrites `gold/report/index.html` from the committed reports; returns how many subjects it lists.
+///
+/// Subjects' reports run at once (one Airflow task each), and each rewrites the whole index from a
+/// listing: a report committed after another's listing but before that one's write would be left
+/// out of the index for good. So the folder is listed again after each write, and the index
+/// rewritten until a listing matches what was written: whichever task writes last has then listed
+/// after every report committed before its write, and any report committed later writes again.
 async fn write_index(lake: &Lake) -> anyhow::Result<usize> {
+    let write = |entries: Vec<page::IndexEntry>| async move {
+        lake.put(&layout::report_index(), Bytes::from(page::render_index(&entries))).await?;
+        Ok(())
+    };
+    Ok(settle(|| index_entries(lake), write).await?.len())
+}
+
+/// Writes what `list` gives until a listing after a write gives what was written (at most
+/// [`INDEX_WRITES`] writes: reports committed without end would otherwise keep it writing); returns
+/// the last listing.
+async fn settle<L, LF, W, WF>(mut list: L, mut write: W) -> anyhow::Result<Vec<page::IndexEntry>>
+where
+    L: FnMut() -> LF,
+    LF: Future<Output = anyhow::Result<Vec<page::IndexEntry>>>,
+    W: FnMut(Vec<page::IndexEntry>) -> WF,
+    WF: Future<Output = anyhow::Result<()>>,
+{
+    let mut entries = list().await?;
+    for _ in 0..INDEX_WRITES {
+        write(entries.clone()).await?;
+        let again = list().await?;
+        if again == entries {
+            break;
+        }
+        entries = again;
+    }
+    Ok(entries)
+}
+
+/// The most times one report rewrites the index.
+const INDEX_WRITES: usize = 5;
+
+/// Each subject's latest committed report, by subject.
+async fn index_entries(lake: &Lake) -> anyhow::Result<Vec<page::IndexEntry>> {
     let mut entries = Vec::new();
     for subject_folder in lake.list_folders(&layout::report_root()).await? {
         let Some(subject) = layout::parse_subject_folder(&subject_folder) else { continue };
@@ -224,8 +264,9 @@ async fn write_index(lake: &Lake) -> anyhow::Result<usize> {
             }
         }
     }
-    lake.put(&layout::report_index(), Bytes::from(page::render_index(&entries))).await?;
-    Ok(entries.len())
+    // By subject, whatever order the store lists folders in, so two listings compare as equal.
+    entries.sort_by(|a, b| a.subject.cmp(&b.subject));
+    Ok(entries)
 }
 
 fn int(batch: &RecordBatch, name: &str) -> Option<i64> {
@@ -241,4 +282,55 @@ fn year(batch: &RecordBatch, name: &str) -> Option<i32> {
 fn text(batch: &RecordBatch, name: &str) -> Option<String> {
     let column = batch.column_by_name(name)?.as_string::<i32>();
     (!column.is_empty() && column.is_valid(0)).then(|| column.value(0).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn entry(subject: &str) -> page::IndexEntry {
+        page::IndexEntry { subject: subject.into(), ds: "2026-12-03".into(), link: format!("{subject}/index.html") }
+    }
+
+    /// Another subject's report lands between this one's listing and its write: the index is
+    /// written again with it; then the listing holds still and the writing stops.
+    #[tokio::test]
+    async fn a_report_committed_during_the_index_write_is_in_the_index() {
+        let listings = Mutex::new(vec![vec![entry("love")], vec![entry("fantasy"), entry("love")]]);
+        let list = || {
+            let mut listings = listings.lock().unwrap();
+            let next = if listings.len() > 1 { listings.remove(0) } else { listings[0].clone() };
+            async move { Ok(next) }
+        };
+        let writes = Mutex::new(vec![]);
+        let write = |entries: Vec<page::IndexEntry>| {
+            writes.lock().unwrap().push(entries);
+            async { Ok(()) }
+        };
+        let settled = settle(list, write).await.unwrap();
+        let both = vec![entry("fantasy"), entry("love")];
+        assert_eq!(settled, both);
+        assert_eq!(writes.into_inner().unwrap(), [vec![entry("love")], both]);
+    }
+
+    /// Reports that never stop landing: the index is written at most INDEX_WRITES times.
+    #[tokio::test]
+    async fn the_index_is_rewritten_a_bounded_number_of_times() {
+        let n = Mutex::new(0);
+        let list = || {
+            let mut n = n.lock().unwrap();
+            *n += 1;
+            let entries: Vec<_> = (0..*n).map(|i| entry(&format!("s{i}"))).collect();
+            async move { Ok(entries) }
+        };
+        let writes = Mutex::new(0);
+        let write = |_| {
+            *writes.lock().unwrap() += 1;
+            async { Ok(()) }
+        };
+        settle(list, write).await.unwrap();
+        assert_eq!(writes.into_inner().unwrap(), INDEX_WRITES);
+    }
 }
