@@ -58,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="the bookpipe binary")
     parser.add_argument("--generator", required=True, help="the generate_raw example binary")
+    parser.add_argument("--floor", required=True, help="the raw_floor example binary")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="works per partition, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs of every measurement (the median is shown)")
     parser.add_argument("--pandas-max", type=int, default=1_000_000, help="largest size pandas is run at")
@@ -88,7 +89,7 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    bench = Bench(Path(args.bin), Path(args.generator), work, args.runs)
+    bench = Bench(Path(args.bin), Path(args.generator), Path(args.floor), work, args.runs)
 
     report = [machine(args)]
     # In the system temp folder: the server's user (postgres, when run as root) must reach it.
@@ -142,8 +143,8 @@ def main() -> None:
 
 
 class Bench:
-    def __init__(self, binary: Path, generator: Path, work: Path, runs: int) -> None:
-        self.bin, self.generator, self.work, self.runs = binary, generator, work, runs
+    def __init__(self, binary: Path, generator: Path, floor: Path, work: Path, runs: int) -> None:
+        self.bin, self.generator, self.floor, self.work, self.runs = binary, generator, floor, work, runs
         self.python = sys.executable
         self.contenders = str(Path(__file__).resolve().parent / "contenders.py")
 
@@ -208,10 +209,24 @@ class Bench:
         for tool, command, _ in contenders:
             log(f"transform {works:,} works: {tool}")
             rows.append({"works": works, "tool": tool, "raw_mb": raw_mb, **self.measure(command, quiet_env())})
+        rows[0]["floor"] = self.transform_floor(lake)
         reference = read_tables(silver(lake))
         for tool, _, output in contenders[1:]:
             same_tables(tool, read_tables(output), reference)
         return rows
+
+    def transform_floor(self, lake: Path) -> dict:
+        """What no transform that checks its input can save (examples/raw_floor.rs): the sha256 of
+        every raw object and the parse of every page, one thread, I/O excluded; the medians of
+        `runs` runs, and their sum spread over this machine's cores."""
+        found = []
+        for _ in range(self.runs):
+            output = subprocess.run([str(self.floor), str(lake), SUBJECT, DS], check=True, capture_output=True)
+            found.append(json.loads(output.stdout))
+        sha256 = statistics.median(run["sha256_s"] for run in found)
+        parse = statistics.median(run["page_parse_s"] for run in found)
+        cores = os.cpu_count() or 1
+        return {"sha256_s": sha256, "parse_s": parse, "cores": cores, "wall": (sha256 + parse) / cores}
 
     # -- load ------------------------------------------------------------------------------------
 
