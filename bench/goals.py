@@ -8,24 +8,27 @@ from __future__ import annotations
 # profiles these summarise). Printed beside a goal only when this run's figure misses it.
 WHY = {
     "transform": "two costs alone, measured in this run on one thread (examples/raw_floor.rs): {floors}; "
-    "here serde_json's typed parse skips the 92 % of a page no table needs at ~1.1 GB/s and SHA-NI "
-    "sha256 runs at ~1.0 GB/s, and sonic-rs parsed the same pages no faster, even built for x86-64-v3 "
-    "(docs/benchmarks.md); polars checks no digest, so 3x would take dropping transform's check of the "
-    "raw objects against the fetch manifest, which the commit protocol relies on",
+    "serde_json's typed parse skips the 92 % of a page no table needs at ~1.1-1.3 GB/s and SHA-NI sha256 "
+    "runs at ~1.2 GB/s on one core here, and sonic-rs parsed the same pages no faster, even built for "
+    "x86-64-v3; polars checks no digest. What would close part of the gap: a BLAKE3 digest beside each raw "
+    "object's sha256 in the fetch manifest for transform to check (5.4 GB/s on one core here: ~1 s less at "
+    "1M, ~2.1x); 3x would also take a page parser twice serde_json's speed (docs/benchmarks.md)",
     "memory": "transform holds the sort buffers (32 MB a table before a sorted run is spilled to disk), "
     "the work and author keys seen and the pages in flight; docs/benchmarks.md has the profile",
     "load": "both now scan in parallel inside DuckDB (bookpipe through duckdb_arrow_scan); the rest is "
     "arrow-rs decoding the Parquet on the async side, which read_parquet does inside DuckDB's own threads "
     "(the bundled DuckDB has no Parquet extension)",
-    "aggregate": "the links are now joined and counted once per slice, in parallel (CREATE TABLE AS): "
-    "17.12 -> 8.77 s at 1M (bench medians); what is left, per statement at 1M (PostgreSQL's log): that "
-    "count 2.6-3.6 s on both cores, writing the 1.28 M gold rows with INSERT ... SELECT 3.2 s (binary COPY "
-    "of the same rows: 1.4 s), deleting the old slice 0.6 s, reading the answers back 0.9 s, Parquet/CSV "
-    "~1.2 s; counting outside SQL is no road to 6 s either: a prototype (binary COPY out, Rust hash maps, "
-    "binary COPY in) took 5.4-5.7 s for author_books_per_year alone (read and count 3.4 s, delete 0.5 s, "
-    "COPY 1.4 s), ~7 s with the rest; integer surrogate keys are ruled out by the design doc",
+    "aggregate": "the links are joined and counted once per slice, in parallel (CREATE TABLE AS): 17.12 -> "
+    "7.27 s at 1M (bench medians, 2026-12-03). What is left, per statement at 1M (debug log, a first "
+    "aggregate of the slice): that count 2.29 s on both cores, inserting the 1.28 M gold rows 3.1 s on one "
+    "(author_books_per_year 1.90 s, author_yearly_average 0.92 s, books_per_year 0.28 s), reading them back "
+    "0.83 s, the Parquet/CSV copies and the undated count 0.5 s, and on a rerun deleting the old slice "
+    "~0.5 s. Tried and measured no better: the gold rows selected then COPYed in, work_mem/temp_buffers, "
+    "the lake copies written at once; counting outside SQL (a prototype: binary COPY out, Rust hash maps, "
+    "binary COPY in) took ~7 s. Integer surrogate keys are ruled out by the design doc, so 6 s needs a "
+    "machine with more cores for the count, or fewer gold rows to write",
     "job": "bookpipe's whole run must take a hundredth of dlt's: after page 0 its pages are asked for "
-    "concurrently and read with a typed parse (2.94 s against dlt's 534.65 s at 50,000 works on 2026-12-03); "
+    "concurrently and read with a typed parse (1.95 s against dlt's 438.29 s at 50,000 works on 2026-12-03, fourth pass); "
     "a miss now means the machine was busy, or the fake Open Library (one thread) was the slower side",
 }
 
