@@ -28,8 +28,9 @@ WHY = {
     "binary COPY in) took ~7 s. Integer surrogate keys are ruled out by the design doc, so 6 s needs a "
     "machine with more cores for the count, or fewer gold rows to write",
     "job": "bookpipe's whole run must take a hundredth of dlt's: after page 0 its pages are asked for "
-    "concurrently and read with a typed parse (1.95 s against dlt's 438.29 s at 50,000 works on 2026-12-03, fourth pass); "
-    "a miss now means the machine was busy, or the fake Open Library (one thread) was the slower side",
+    "concurrently and read with a typed parse (1.95 s against dlt's 438.29 s at 50,000 works on "
+    "2026-12-03, fourth pass); a miss now means the machine was busy, or the fake Open Library (one "
+    "thread) was the slower side",
 }
 
 
