@@ -216,9 +216,9 @@ class Bench:
         return rows
 
     def transform_floor(self, lake: Path) -> dict:
-        """What no transform that checks its input can save (examples/raw_floor.rs): the sha256 of
-        every raw object and the parse of every page, one thread, I/O excluded; the medians of
-        `runs` runs, and their sum spread over this machine's cores."""
+        """Transform's two fixed costs (examples/raw_floor.rs): the sha256 of every raw object and
+        the parse of every page, one thread, I/O excluded; the medians of `runs` runs, and their sum
+        spread over this machine's cores."""
         found = []
         for _ in range(self.runs):
             output = subprocess.run([str(self.floor), str(lake), SUBJECT, DS], check=True, capture_output=True)

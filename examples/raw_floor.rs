@@ -2,8 +2,8 @@
 //! local lake: the sha256 of every object the raw manifest lists (transform checks each against the
 //! manifest) and the parse of every page into rows (`records::parse_page`, transform's own), on one
 //! thread, the bodies read into memory first so no I/O is counted. The benchmark divides it by the
-//! cores to get the least wall time any transform that verifies its input can take, and sets that
-//! beside the transform goal (bench/goals.py). Prints one JSON object.
+//! cores to get the least wall time a transform that verifies its input with this parser can take,
+//! and sets that beside the transform goal (bench/goals.py). Prints one JSON object.
 //!
 //!     cargo run --example raw_floor -- LAKE_DIR SUBJECT DS
 
@@ -12,8 +12,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use bookpipe::cli::flags;
+use bookpipe::lake::{commit, layout};
+use bookpipe::settings::{Ds, Partition, Subject};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 #[derive(Deserialize)]
 struct Listing {
@@ -32,7 +34,8 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: raw_floor LAKE_DIR SUBJECT DS");
     };
     let lake = Path::new(lake);
-    let manifest = lake.join(format!("raw/openlibrary/subjects/subject={subject}/ds={ds}/_manifest.json"));
+    let partition = Partition::new(Subject::parse(flags::SUBJECT, subject)?, Ds::parse(flags::DS, ds)?);
+    let manifest = lake.join(layout::raw_subject_partition(&partition).as_ref()).join(layout::MANIFEST);
     let text = std::fs::read(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let listing: Listing = serde_json::from_slice(&text).with_context(|| format!("parsing {}", manifest.display()))?;
     // Each object once, as transform reads it once.
@@ -46,14 +49,15 @@ fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     for (object, body) in &bodies {
-        let actual = bookpipe::lake::commit::hex(&Sha256::digest(body));
+        let actual = commit::sha256_hex(body);
         anyhow::ensure!(actual == object.sha256, "{}: sha256 differs from the manifest's", object.path);
     }
     let sha256_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
     let (mut pages, mut books) = (0, 0);
-    for (object, body) in bodies.iter().filter(|(object, _)| object.path.contains("/subjects/")) {
+    let is_page = |path: &str| path.rsplit('/').next().and_then(layout::parse_page_name).is_some();
+    for (object, body) in bodies.iter().filter(|(object, _)| is_page(&object.path)) {
         let rows = bookpipe::records::parse_page(body, &object.path)?;
         pages += 1;
         books += rows.books.len();
